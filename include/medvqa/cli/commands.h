@@ -1,0 +1,13 @@
+// The subcommands of the medvqa binary: one add_* per file in src/cli, each registering itself
+// on the app with its options and the callback that runs it. main.cpp calls them in help order.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace medvqa::cli {
+
+void add_config(CLI::App& app);
+
+
+
+}  // namespace medvqa::cli

@@ -1,0 +1,36 @@
+// medvqa: one binary, one subcommand per job. User errors print "error: ..." and exit 1.
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+#include "medvqa/cli/commands.h"
+#include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"medvqa: a lightweight medical visual-question-answering model (BiomedCLIP + LLaMA-3 + LoRA)"};
+  app.set_version_flag("--version", std::string("medvqa ") + MEDVQA_VERSION);
+  app.require_subcommand(1);
+  medvqa::init_logging("info");
+  app.add_option_function<std::string>(
+         "--log-level", [](const std::string& level) { medvqa::init_logging(level); }, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  medvqa::cli::add_config(app);
+
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const medvqa::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
