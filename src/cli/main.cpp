@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
          "--log-level", [](const std::string& level) { medvqa::init_logging(level); }, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   medvqa::cli::add_config(app);
+  medvqa::cli::add_inspect(app);
+  medvqa::cli::add_convert(app);
 
 
   try {

@@ -7,6 +7,8 @@
 namespace medvqa::cli {
 
 void add_config(CLI::App& app);
+void add_inspect(CLI::App& app);
+void add_convert(CLI::App& app);
 
 
 

@@ -1,0 +1,30 @@
+// Files that appear whole or not at all: written to a temporary name beside the target, fsynced,
+// then renamed over it. A writer destroyed before commit() removes its temporary file.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+namespace medvqa {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);  // creates the parent folder if needed
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  void write(const std::string& text) { write(text.data(), text.size()); }
+  void commit();  // fsync, rename to the final path, fsync the folder
+
+ private:
+  std::string path_, temp_;
+  std::FILE* file_ = nullptr;
+};
+
+// The whole file at once, atomically.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+}  // namespace medvqa

@@ -1,0 +1,63 @@
+#include "medvqa/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "medvqa/core/error.h"
+
+namespace medvqa {
+
+namespace fs = std::filesystem;
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  fs::path parent = fs::path(path_).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  MEDVQA_CHECK(!ec, path_, ": cannot create folder ", parent.string(), ": ", ec.message());
+  temp_ = path_ + ".tmp." + std::to_string(::getpid());
+  file_ = std::fopen(temp_.c_str(), "wb");
+  MEDVQA_CHECK(file_, path_, ": cannot write ", temp_, ": ", std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(temp_.c_str());
+  }
+}
+
+void AtomicFile::write(const void* data, size_t size) {
+  MEDVQA_CHECK(file_, path_, ": write after commit");
+  if (size > 0 && std::fwrite(data, 1, size, file_) != size) MEDVQA_FAIL(path_, ": write failed: ", std::strerror(errno));
+}
+
+void AtomicFile::commit() {
+  MEDVQA_CHECK(file_, path_, ": committed twice");
+  bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  int err = errno;
+  ok = (std::fclose(file_) == 0) && ok;
+  file_ = nullptr;
+  if (!ok || std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    err = ok ? errno : err;
+    std::remove(temp_.c_str());
+    MEDVQA_FAIL(path_, ": cannot finish writing: ", std::strerror(err));
+  }
+  std::string dir = fs::path(path_).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  AtomicFile f(path);
+  f.write(content);
+  f.commit();
+}
+
+}  // namespace medvqa
