@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   medvqa::cli::add_config(app);
   medvqa::cli::add_inspect(app);
   medvqa::cli::add_convert(app);
+  medvqa::cli::add_demo_data(app);
   medvqa::cli::add_score(app);
 
 

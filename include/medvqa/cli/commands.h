@@ -9,6 +9,7 @@ namespace medvqa::cli {
 void add_config(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_demo_data(CLI::App& app);
 void add_score(CLI::App& app);
 
 

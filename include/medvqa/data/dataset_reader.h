@@ -1,0 +1,23 @@
+// Reading VQA items from disk: the OmniMedVQA release (QA_information/{Open-access,
+// Restricted-access}/*.json arrays, images under the root) and plain JSONL (image, question,
+// answer). Every item is validated once here; bad ones are reported by file and index, and the
+// policy decides whether they fail the run or are skipped (counted, logged, capped).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "medvqa/data/vqa_item.h"
+
+namespace medvqa {
+
+struct ReadOptions {
+  bool skip_bad = false;            // false: any bad item fails with the list of all of them
+  double max_skip_fraction = 0.01;  // skipping more than this fails anyway
+  bool check_images = true;         // image files must exist and be non-empty
+};
+
+std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions& options);
+std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions& options);
+
+}  // namespace medvqa
