@@ -13,6 +13,7 @@ void load_state_dict(torch::nn::Module& module, const TensorStore& store, const 
   std::set<std::string> used;
   std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (destination, source), done when all is well
   auto expect = [&](const std::string& local, const at::Tensor& dest) {
+    if (options.select && !options.select(local)) return;
     std::string name = options.prefix + local;
     used.insert(name);
     const TensorInfo* info = store.find(name);

@@ -16,6 +16,8 @@ namespace medvqa {
 struct LoadOptions {
   std::string prefix;               // prepended to module names to find them in the store
   std::vector<std::string> ignore;  // store names starting with these are expected to stay unused
+  // Module tensors to load, by module name (default: all). E.g. only the LoRA weights of a model.
+  std::function<bool(const std::string&)> select;
 };
 
 void load_state_dict(torch::nn::Module& module, const TensorStore& store, const LoadOptions& options = {});
