@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   medvqa::cli::add_convert(app);
   medvqa::cli::add_demo_data(app);
   medvqa::cli::add_score(app);
+  medvqa::cli::add_tokenize(app);
 
 
   try {

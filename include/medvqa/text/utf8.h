@@ -1,0 +1,18 @@
+// UTF-8 checks shared by the tokenizers: validating input text before the regex and the
+// backends see it, and finding where a byte stream stops at a whole character (stream decode).
+// No conversion to code points or normalisation: the tokenizers work on bytes.
+#pragma once
+
+#include <string_view>
+
+namespace medvqa {
+
+// Byte offset of the first invalid sequence (bad lead or continuation byte, overlong form,
+// surrogate, > U+10FFFF, truncated at the end), or std::string_view::npos if `text` is valid.
+size_t find_invalid_utf8(std::string_view text);
+
+// Length of the longest prefix of `bytes` that does not end inside a UTF-8 character still
+// waiting for continuation bytes. Invalid bytes count as complete: they never hold output back.
+size_t utf8_complete_prefix(std::string_view bytes);
+
+}  // namespace medvqa
