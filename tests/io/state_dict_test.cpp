@@ -37,7 +37,9 @@ TEST(StateDict, LoadsEveryTensorUnderThePrefix) {
   at::Tensor w = at::randn({3, 4}), b = at::randn({3}), nw = at::randn({3}), nb = at::randn({3});
   auto store = TensorStore::open(save("ok", {{"visual.proj.weight", w}, {"visual.proj.bias", b}, {"visual.norm.weight", nw},
                                              {"visual.norm.bias", nb}, {"text.other", at::ones({1})}}));
-  load_state_dict(*m, store, {"visual.", {}});
+  LoadOptions options;
+  options.prefix = "visual.";
+  load_state_dict(*m, store, options);
   EXPECT_TRUE(at::equal(m->proj->weight, w));
   EXPECT_TRUE(at::equal(m->norm->bias, nb));
 }
@@ -48,7 +50,9 @@ TEST(StateDict, ReportsEveryProblemAtOnceAndLoadsNothing) {
   std::string path = save("bad", {{"proj.weight", at::randn({4, 4})}, {"proj.bias", at::randn({3})},
                                   {"norm.weight", at::randn({3})}, {"extra", at::ones({2})}, {"skip.me", at::ones({1})}});
   try {
-    load_state_dict(*m, TensorStore::open(path), {"", {"skip."}});
+    LoadOptions options;
+    options.ignore = {"skip."};
+    load_state_dict(*m, TensorStore::open(path), options);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     std::string msg = e.what();
