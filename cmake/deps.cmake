@@ -11,7 +11,8 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 # GDCM's CMake package drags in VTK and tool targets Debian does not ship; link its libraries directly.
 find_path(GDCM_INCLUDE_DIR gdcmImageReader.h PATH_SUFFIXES gdcm-3.0 REQUIRED)
-foreach(_lib gdcmMSFF gdcmDSED gdcmCommon)
+# gdcmDICT names transfer syntaxes in error messages.
+foreach(_lib gdcmMSFF gdcmDSED gdcmDICT gdcmCommon)
   find_library(GDCM_${_lib} ${_lib} REQUIRED)
   list(APPEND GDCM_LIBRARIES ${GDCM_${_lib}})
 endforeach()
