@@ -5,7 +5,8 @@ decode against the memory-bandwidth bound (weight bytes per decode step / measur
 medvqa's times come from inside the binary (the "timing" object of --json), excluding start-up and
 loading; transformers' prefill is a 1-token generate, its decode the difference to an N-token one.
 
-Usage: .venv/bin/python bench/bench_llama.py [--medvqa build/medvqa] [--threads 2] [--prompt 128] [--new 32]"""
+Usage: .venv/bin/python bench/bench_llama.py [--medvqa build/medvqa] [--threads 2] [--prompt 128] [--new 32]
+       [--dtypes fp32,bf16] [--batches 1,8]"""
 import argparse
 import json
 import subprocess
@@ -27,7 +28,8 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def medvqa_run(binary, model_dir, prompts, new, dtype, threads):
-    args = [binary, "generate", "--model", model_dir, "--max-new-tokens", new, "--ignore-eos", "--greedy", "--json",
+    args = [binary, "generate", "--model", model_dir, "--max-new-tokens", new, "--ignore-eos", "--warmup", "--greedy",
+            "--json",
             "--dtype", dtype, "--device", "cpu", "--threads", threads]
     for p in prompts:
         args += ["--ids", ",".join(map(str, p))]
@@ -47,7 +49,7 @@ def best_of(fn, repeats):
 
 def hf_run(model, prompts, new, repeats):
     ids = torch.tensor(prompts)
-    kw = dict(do_sample=False, min_new_tokens=None, eos_token_id=None, pad_token_id=0)
+    kw = dict(do_sample=False, pad_token_id=0)  # min_new_tokens keeps eos from ending a run early
 
     def gen(n):
         with torch.inference_mode():
@@ -66,9 +68,14 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--new", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--dtypes", default="fp32,bf16")
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--copy-gbps", type=float,
+                    help="copy bandwidth from an earlier machine_peak.py run (its bf16 GEMM probe takes minutes "
+                         "on CPUs without bf16 units); measured with peak() when absent")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    machine = peak(args.threads)
+    machine = {"copy_gbps": args.copy_gbps} if args.copy_gbps else peak(args.threads)
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(**CONFIG)).eval()
     params = sum(p.numel() for p in model.parameters())
@@ -76,11 +83,12 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
-        for dname, dtype in DTYPES.items():
+        for dname in args.dtypes.split(","):
+            dtype = DTYPES[dname]
             hf = LlamaForCausalLM.from_pretrained(tmp, dtype=dtype).eval()
             weight_bytes = params * torch.finfo(dtype).bits // 8
             step_bound = machine["copy_gbps"] * 1e9 / weight_bytes  # decode steps/s if weights stream once per step
-            for batch in (1, 8):
+            for batch in map(int, args.batches.split(",")):
                 prompts = torch.randint(0, 128000, (batch, args.prompt), generator=gen).tolist()
                 ours = max((medvqa_run(args.medvqa, tmp, prompts, args.new, dname, args.threads)
                             for _ in range(args.repeats)), key=lambda r: r[1])

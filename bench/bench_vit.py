@@ -4,6 +4,10 @@ open_clip/timm on the same torch in the same run, as a ratio and as a fraction o
 GEMM peak (bench/machine_peak.py; ViT-B/16 at 224 is ~35 GFLOP per image).
 
     .venv/bin/python bench/bench_vit.py [--binary build/medvqa] [--threads N] [--repeat R]
+        [--runs 1:fp32,16:fp32,1:bf16,16:bf16] [--peak-json FILE]
+
+--peak-json takes machine_peak.py's printed JSON instead of measuring it again (its bf16 GEMM
+takes minutes on CPUs without bf16 units).
 """
 import argparse
 import json
@@ -30,7 +34,8 @@ def medvqa_images_per_s(binary, model_dir, pixels_file, out_file, dtype, threads
     proc = subprocess.run([str(binary), "embed", "--vision", str(model_dir), "--pixels", str(pixels_file), "--out",
                            str(out_file), "--dtype", dtype, "--device", "cpu", "--threads", str(threads),
                            "--repeat", str(repeat)], capture_output=True, text=True, check=True)
-    return json.loads(proc.stdout.strip().splitlines()[-1])["images_per_s"]
+    timing = json.loads(proc.stdout.strip().splitlines()[-1])
+    return timing["batch"] / timing["best_s"]
 
 
 @torch.inference_mode()
@@ -49,29 +54,30 @@ def main():
     parser.add_argument("--binary", default=ROOT / "build" / "medvqa", type=Path)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batches", default="1,16")
+    parser.add_argument("--runs", default="1:fp32,16:fp32,1:bf16,16:bf16", help="batch:dtype,...")
+    parser.add_argument("--peak-json", type=Path, help="machine_peak.py's output, instead of measuring")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    machine = peak(args.threads)
+    machine = json.loads(args.peak_json.read_text()) if args.peak_json else peak(args.threads)
     config = biomedclip_config()
     tower = build_tower(config)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model_dir = save_open_clip_dir(tmp / "vit_b16", config, tower)
-        for batch in map(int, args.batches.split(",")):
+        for run in args.runs.split(","):
+            batch, name = int(run.split(":")[0]), run.split(":")[1]
             pixels = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(batch))
             pixels_file = tmp / f"pixels_{batch}.safetensors"
             save_file({"pixels": pixels}, str(pixels_file))
-            for name, dtype in DTYPES.items():
-                ours = medvqa_images_per_s(args.binary, model_dir, pixels_file, tmp / "out.safetensors", name,
-                                           args.threads, args.repeat)
-                theirs = open_clip_images_per_s(tower.to(dtype), pixels.to(dtype), args.repeat)
-                gflops = ours * GFLOP_PER_IMAGE
-                rows.append((batch, name, ours, theirs, ours / theirs, gflops, gflops / machine[f"gemm_gflops_{name}"]))
-        tower.float()
+            ours = medvqa_images_per_s(args.binary, model_dir, pixels_file, tmp / "out.safetensors", name,
+                                       args.threads, args.repeat)
+            theirs = open_clip_images_per_s(tower.to(DTYPES[name]), pixels.to(DTYPES[name]), args.repeat)
+            gflops = ours * GFLOP_PER_IMAGE
+            rows.append((batch, name, ours, theirs, ours / theirs, gflops, gflops / machine[f"gemm_gflops_{name}"]))
+            print(rows[-1], flush=True)
     print(f"threads {args.threads}, repeat {args.repeat} (best of), GEMM peak fp32 "
-          f"{machine['gemm_gflops_fp32']:.0f} GFLOP/s, bf16 {machine['gemm_gflops_bf16']:.0f} GFLOP/s, torch "
+          f"{machine['gemm_gflops_fp32']:.1f} GFLOP/s, bf16 {machine['gemm_gflops_bf16']:.1f} GFLOP/s, torch "
           f"{torch.__version__}")
     print("| batch | dtype | medvqa images/s | open_clip images/s | medvqa / open_clip | medvqa GFLOP/s | of GEMM peak |")
     print("|---|---|---|---|---|---|---|")

@@ -1,33 +1,28 @@
 #!/usr/bin/env bash
-# The README's main command: set-up, build, then the main job on the embedded demo. The trainer
-# (issue 5) does not exist yet, so this runs what medvqa can do today on real files: resolve the
-# paper's stage-2 config, read a checkpoint written by PyPI safetensors, and score the sample
-# OmniMedVQA predictions with the official and open-ended rules.
+# The README's main command: set-up, build, then the main job on the embedded demo: synthetic
+# OmniMedVQA-layout data, small random-init towers in the real formats, stage 1 (projector
+# alignment), stage 2 (LoRA + projector), each stage timed. Outputs go to runs/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
 bin="$root/build/medvqa"
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+demo="$root/runs/demo"
+rm -rf "$demo"
+mkdir -p "$demo"
 
-stage_begin "config: the paper's stage 2, lr overridden"
-"$bin" config -c "$root/configs/stage2_lora.yaml" train.lr=1e-4 | sed -n '/^train:/,/^eval:/p'
+stage_begin "demo data (synthetic OmniMedVQA layout)"
+"$bin" demo-data --out "$demo/data" --images-per-modality ${DEMO_IMAGES:-80}
 stage_end
-
-stage_begin "checkpoint: written by safetensors, inspected and converted by medvqa"
-"$root/.venv/bin/python" -c "
-import torch, sys
-from safetensors.torch import save_file
-save_file({'visual.trunk.pos_embed': torch.randn(1, 197, 768), 'text.proj': torch.randn(512, 768).bfloat16()},
-          sys.argv[1], metadata={'format': 'pt'})" "$out/demo.safetensors"
-"$bin" inspect "$out/demo.safetensors"
-"$bin" convert "$out/demo.safetensors" "$out/visual.safetensors" --prefix visual.
+stage_begin "demo towers (open_clip + HF LLaMA directories, Meta's tokenizer)"
+"$bin" demo-towers --out "$demo/towers" --tokenizer "$root/third_party/llama3/tokenizer.model"
 stage_end
-
-if "$bin" --help | grep -q "^  score"; then
-  stage_begin "score: sample OmniMedVQA predictions"
-  "$bin" score --predictions "$root/tests/data/predictions/omnimedvqa_sample.jsonl"
-  stage_end
-fi
+stage_begin "stage 1: projector alignment"
+"$bin" train -c "$root/configs/demo/stage1_align.yaml"
+stage_end
+stage_begin "stage 2: LoRA + projector"
+"$bin" train -c "$root/configs/demo/stage2_lora.yaml"
+stage_end
+echo "demo: loss curves $demo/stage1/loss_curve.png and $demo/stage2/loss_curve.png;" \
+     "PEFT adapter and projector in $demo/stage2/final/"

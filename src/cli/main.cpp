@@ -19,9 +19,13 @@ int main(int argc, char** argv) {
   medvqa::cli::add_inspect(app);
   medvqa::cli::add_convert(app);
   medvqa::cli::add_demo_data(app);
+  medvqa::cli::add_demo_towers(app);
+  medvqa::cli::add_train(app);
   medvqa::cli::add_score(app);
   medvqa::cli::add_tokenize(app);
   medvqa::cli::add_preprocess(app);
+  medvqa::cli::add_embed(app);
+  medvqa::cli::add_generate(app);
 
 
   try {

@@ -10,9 +10,13 @@ void add_config(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_demo_data(CLI::App& app);
+void add_demo_towers(CLI::App& app);
+void add_train(CLI::App& app);
 void add_score(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_preprocess(CLI::App& app);
+void add_embed(CLI::App& app);
+void add_generate(CLI::App& app);
 
 
 

@@ -1,0 +1,22 @@
+// A config's data, ready to use: the items of one split after reading (OmniMedVQA or JSONL), the
+// split manifest (created beside the config's path when missing, reused after) and the filters.
+// Also turning items into token samples under the bad-item policy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "medvqa/config/config.h"
+#include "medvqa/data/prompt.h"
+#include "medvqa/data/vqa_item.h"
+
+namespace medvqa {
+
+// split: train | val | test | all. JSONL data has no manifest: "all" of it is every split.
+std::vector<VqaItem> load_items(const DataConfig& config, const std::string& split);
+// Samples of `items`; items that cannot be tokenised are dropped (data.bad_items=skip, within
+// data.max_skip_fraction) or fail the run, listed by item. `kept` receives the surviving items.
+std::vector<Sample> build_samples(const Tokenizer& tokenizer, const std::vector<VqaItem>& items, const PromptOptions& options,
+                                  const DataConfig& config, bool with_answer, std::vector<VqaItem>& kept);
+
+}  // namespace medvqa

@@ -1,0 +1,35 @@
+// One VQA item as token ids: the LLaMA-3 chat template with the image placeholder expanded to N
+// copies of one reserved id at the start of the user turn, labels -100 except the answer and its
+// <|eot_id|>. Only the question text is ever truncated to fit max_seq_len.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "medvqa/data/vqa_item.h"
+#include "medvqa/text/tokenizer.h"
+
+namespace medvqa {
+
+constexpr int64_t kIgnoreIndex = -100;
+
+struct PromptOptions {
+  int64_t image_token_id = 128002;
+  int64_t image_tokens = 196;  // N: follows from the vision tower and the feature selection
+  std::string question_form = "open";  // "closed" lists the options as OmniMedVQA's QA protocol does
+  int64_t max_seq_len = 512;
+};
+
+struct Sample {
+  std::vector<int64_t> ids;
+  std::vector<int64_t> labels;  // same length; empty for generation prompts
+};
+
+// Training sample (with the answer) or generation prompt (ending with the assistant header).
+// Throws Error naming item.source when it cannot fit even with the question truncated.
+Sample build_sample(const Tokenizer& tokenizer, const VqaItem& item, const PromptOptions& options, bool with_answer);
+// The user's text: the question, or in closed form the question with OmniMedVQA's candidate list.
+std::string question_text(const VqaItem& item, const std::string& question_form);
+
+}  // namespace medvqa

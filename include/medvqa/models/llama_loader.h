@@ -1,0 +1,33 @@
+// LLaMA checkpoints in, a ready Llama out: HF directories (config.json + safetensors, sharded or
+// not, generation_config.json) and Meta original directories (params.json + consolidated.00.pth,
+// wq/wk permuted to rotate-half). Strict and zero-copy where dtype and device allow. Tokenizers
+// are text/'s business.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "medvqa/models/llama.h"
+
+namespace medvqa {
+
+// config.json (classic rope_theta / rope_scaling / torch_dtype or transformers-5 rope_parameters /
+// dtype) -> options. Every missing, invalid or contradictory field is reported in one Error.
+LlamaOptions llama_options_from_hf_config(const nlohmann::json& config, const std::string& where);
+// params.json -> options; the intermediate size follows multiple_of / ffn_dim_multiplier and
+// use_scaled_rope means LLaMA-3.1's llama3 scaling.
+LlamaOptions llama_options_from_meta_params(const nlohmann::json& params, const std::string& where);
+
+struct LoadedLlama {
+  Llama model{nullptr};
+  std::vector<int64_t> eos_ids;  // 128001, 128009 and generation_config.json's eos_token_id
+  std::string format;            // "hf" | "meta"
+};
+
+// `dir`: an HF model directory or a Meta original one. Weights already in `dtype` on the CPU
+// stay in the file's memory map (no copy); otherwise each tensor is converted on its own.
+LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::ScalarType dtype);
+
+}  // namespace medvqa

@@ -1,0 +1,31 @@
+// LoRA adapters across a model and their files in PEFT's format (adapter_config.json +
+// adapter_model.safetensors, keys "base_model.model.<module>.lora_{A,B}.weight"), so PEFT loads
+// what medvqa trains onto transformers' model and the other way round.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "medvqa/models/lora.h"
+
+namespace medvqa {
+
+struct AdapterConfig {
+  LoraOptions lora;
+  std::vector<std::string> targets;  // module name suffixes: q_proj, k_proj, ...
+  std::string base_model;            // base_model_name_or_path, informational
+};
+
+// Adds an adapter to every LoraLinear whose module name ends in ".<target>"; returns how many.
+int add_lora(torch::nn::Module& model, const AdapterConfig& config);
+// Every LoraLinear with an adapter, by module name.
+std::vector<std::pair<std::string, LoraLinear>> lora_layers(torch::nn::Module& model);
+
+void save_peft_adapter(torch::nn::Module& model, const AdapterConfig& config, const std::string& dir);
+AdapterConfig read_peft_config(const std::string& dir);
+// Strict: every adapter of the model is in the file with its shape, every tensor of the file is used.
+void load_peft_adapter(torch::nn::Module& model, const std::string& dir);
+
+}  // namespace medvqa

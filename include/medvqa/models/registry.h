@@ -1,0 +1,29 @@
+// The one place that turns a ModelConfig into a VqaModel with its weights: the vision tower and
+// the LLM from their directories, the projector (fresh or from a file), LoRA adapters (fresh for
+// stage 2 or from a PEFT directory), and which parameters train. Used by train, eval and ask.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "medvqa/config/config.h"
+#include "medvqa/models/peft_adapter.h"
+#include "medvqa/models/vqa_model.h"
+
+namespace medvqa {
+
+struct BuiltModel {
+  VqaModel model{nullptr};
+  std::vector<int64_t> eos_ids;
+  AdapterConfig adapter;  // r = 0 when the model has no LoRA
+  c10::Device device{c10::kCPU};
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+// stage: "align" (projector trains), "lora" (LoRA + projector train) or "" (inference: nothing trains).
+BuiltModel build_model(const ModelConfig& config, const std::string& stage);
+// The trainable parameters by name, in a stable order.
+std::vector<std::pair<std::string, at::Tensor>> trainable_parameters(VqaModel& model);
+void save_projector(VqaModel& model, const std::string& path);
+
+}  // namespace medvqa

@@ -1,0 +1,32 @@
+// Training checkpoints: the trainable weights, the optimizer state, the step, the data position
+// and the RNG state, written as one folder that appears atomically (written under a temporary
+// name, then renamed), the last K kept. Enough to resume bit for bit on the CPU.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "medvqa/data/loader.h"
+
+namespace medvqa {
+
+struct TrainState {
+  int64_t step = 0;  // optimizer steps done
+  LoaderPosition data;
+};
+
+struct Checkpointable {
+  std::vector<std::pair<std::string, at::Tensor>> weights;  // trainable parameters by name
+  torch::optim::Optimizer* optimizer = nullptr;
+};
+
+// Writes <run>/checkpoints/step_<N>/ and removes all but the newest `keep_last`; returns its path.
+std::string save_checkpoint(const std::string& run_dir, const Checkpointable& what, const TrainState& state,
+                            int64_t keep_last);
+// "auto" = the newest checkpoint of run_dir ("" when none), else the path itself.
+std::string resolve_checkpoint(const std::string& resume, const std::string& run_dir);
+TrainState load_checkpoint(const std::string& path, const Checkpointable& what);
+
+}  // namespace medvqa

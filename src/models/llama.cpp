@@ -1,0 +1,194 @@
+#include "medvqa/models/llama.h"
+
+#include <cmath>
+
+#include "medvqa/core/error.h"
+
+namespace medvqa {
+
+namespace {
+
+// A bias-free Linear with an allocated, uninitialised weight [out, in]: constructed at shape
+// [0, 1] (so its reset touches nothing), then given its real options and an empty weight.
+torch::nn::Linear uninitialised_linear(int64_t in, int64_t out) {
+  torch::nn::Linear linear(torch::nn::LinearOptions(1, 0).bias(false));
+  linear->options = torch::nn::LinearOptions(in, out).bias(false);
+  linear->weight.set_data(torch::empty({out, in}));
+  return linear;
+}
+
+torch::nn::Embedding uninitialised_embedding(int64_t count, int64_t dim) {
+  torch::nn::Embedding embedding(torch::nn::EmbeddingOptions(0, 1));
+  embedding->options = torch::nn::EmbeddingOptions(count, dim);
+  embedding->weight.set_data(torch::empty({count, dim}));
+  return embedding;
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  auto halves = x.chunk(2, -1);
+  return torch::cat({-halves[1], halves[0]}, -1);
+}
+
+}  // namespace
+
+at::Tensor rope_inv_freq(const LlamaOptions& o) {
+  auto exponents = torch::arange(0, o.head_dim, 2, torch::kInt64).to(torch::kFloat) / static_cast<double>(o.head_dim);
+  auto inv_freq = 1.0 / torch::pow(o.rope_theta, exponents);  // [head_dim / 2] fp32
+  if (!o.rope_scaling) return inv_freq;
+  const RopeScaling& s = *o.rope_scaling;
+  // transformers' _compute_llama3_parameters, op for op, so the fp32 rounding matches.
+  const double old_ctx = static_cast<double>(s.original_max_position_embeddings);
+  const double low_freq_wavelen = old_ctx / s.low_freq_factor;
+  const double high_freq_wavelen = old_ctx / s.high_freq_factor;
+  auto wavelen = 2 * M_PI / inv_freq;
+  auto scaled = torch::where(wavelen > low_freq_wavelen, inv_freq / s.factor, inv_freq);
+  auto smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+  auto smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+  auto medium = (wavelen >= high_freq_wavelen).logical_and(wavelen <= low_freq_wavelen);
+  return torch::where(medium, smoothed, scaled);
+}
+
+at::Tensor causal_padding_mask(const at::Tensor& key_valid, int64_t past) {
+  const int64_t S = key_valid.size(1), T = S - past;
+  auto opts = torch::TensorOptions().dtype(torch::kInt64).device(key_valid.device());
+  auto query_slot = torch::arange(past, S, opts).unsqueeze(1);  // [T, 1]
+  auto key_slot = torch::arange(0, S, opts).unsqueeze(0);       // [1, S]
+  auto causal = key_slot <= query_slot;                         // [T, S]
+  auto mask = causal.unsqueeze(0).logical_and(key_valid.to(torch::kBool).unsqueeze(1));  // [B, T, S]
+  mask = mask.logical_or((key_slot == query_slot).unsqueeze(0));
+  TORCH_INTERNAL_ASSERT(mask.size(1) == T);
+  return mask.unsqueeze(1);  // [B, 1, T, S]
+}
+
+KVCache::KVCache(const LlamaOptions& o, int64_t batch, int64_t capacity, const at::TensorOptions& tensor_options)
+    : capacity_(capacity) {
+  for (int64_t i = 0; i < o.num_hidden_layers; ++i) {
+    keys_.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
+    values_.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
+  }
+}
+
+std::pair<at::Tensor, at::Tensor> KVCache::write(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
+  const int64_t t = k.size(2), end = length_ + t;
+  MEDVQA_CHECK(end <= capacity_, "llama: KV cache full (", end, " > capacity ", capacity_, ")");
+  keys_[layer].slice(2, length_, end).copy_(k);
+  values_[layer].slice(2, length_, end).copy_(v);
+  return {keys_[layer].slice(2, 0, end), values_[layer].slice(2, 0, end)};
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) { weight = register_parameter("weight", torch::ones({dim})); }
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  auto h = x.to(torch::kFloat);
+  h = h * torch::rsqrt(h.pow(2).mean(-1, true) + eps_);
+  return weight * h.to(x.scalar_type());
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const LlamaOptions& o)
+    : heads_(o.num_attention_heads), kv_heads_(o.num_key_value_heads), head_dim_(o.head_dim) {
+  q_proj = register_module("q_proj", LoraLinear(o.hidden_size, heads_ * head_dim_));
+  k_proj = register_module("k_proj", LoraLinear(o.hidden_size, kv_heads_ * head_dim_));
+  v_proj = register_module("v_proj", LoraLinear(o.hidden_size, kv_heads_ * head_dim_));
+  o_proj = register_module("o_proj", LoraLinear(heads_ * head_dim_, o.hidden_size));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                       const at::Tensor& mask, KVCache* cache, int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, heads_, head_dim_}).transpose(1, 2);     // [B, H, T, D]
+  auto k = k_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);  // [B, H_kv, T, D]
+  auto v = v_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // [B, 1, T, D]
+  q = q * c + rotate_half(q) * s;
+  k = k * c + rotate_half(k) * s;
+  if (cache) std::tie(k, v) = cache->write(layer, k, v);  // [B, H_kv, past + T, D]
+  // Without a mask, is_causal is right only when the queries start at key 0 (no cache yet);
+  // a single query past the cache attends to every key.
+  const bool is_causal = !mask.defined() && T > 1;
+  TORCH_INTERNAL_ASSERT(!is_causal || k.size(2) == T, "llama: multi-token step on a cache needs a mask");
+  auto out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+                                              0.0, is_causal, std::pow(static_cast<double>(head_dim_), -0.5),
+                                              heads_ != kv_heads_);  // [B, H, T, D]
+  return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const LlamaOptions& o) {
+  gate_proj = register_module("gate_proj", LoraLinear(o.hidden_size, o.intermediate_size));
+  up_proj = register_module("up_proj", LoraLinear(o.hidden_size, o.intermediate_size));
+  down_proj = register_module("down_proj", LoraLinear(o.intermediate_size, o.hidden_size));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaOptions& o) {
+  self_attn = register_module("self_attn", LlamaAttention(o));
+  mlp = register_module("mlp", LlamaMLP(o));
+  input_layernorm = register_module("input_layernorm", RMSNorm(o.hidden_size, o.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(o.hidden_size, o.rms_norm_eps));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                          const at::Tensor& mask, KVCache* cache, int64_t layer) {
+  auto h = x + self_attn(input_layernorm(x), cos, sin, mask, cache, layer);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+LlamaModelImpl::LlamaModelImpl(const LlamaOptions& o) {
+  embed_tokens = register_module("embed_tokens", uninitialised_embedding(o.vocab_size, o.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < o.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(o));
+  norm = register_module("norm", RMSNorm(o.hidden_size, o.rms_norm_eps));
+}
+
+LlamaImpl::LlamaImpl(const LlamaOptions& options) : options_(options), inv_freq_(rope_inv_freq(options)) {
+  MEDVQA_CHECK(options.num_key_value_heads > 0 && options.num_attention_heads % options.num_key_value_heads == 0,
+               "llama: num_attention_heads ", options.num_attention_heads, " is not a multiple of num_key_value_heads ",
+               options.num_key_value_heads);
+  MEDVQA_CHECK(options.head_dim > 0 && options.head_dim % 2 == 0, "llama: head_dim ", options.head_dim,
+               " must be even for rotary embeddings");
+  model = register_module("model", LlamaModel(options));
+  if (!options.tie_word_embeddings)
+    lm_head = register_module("lm_head", uninitialised_linear(options.hidden_size, options.vocab_size));
+}
+
+at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
+  MEDVQA_CHECK(in.input_ids.defined() != in.inputs_embeds.defined(), "llama: give exactly one of input_ids and inputs_embeds");
+  auto x = in.inputs_embeds.defined() ? in.inputs_embeds : model->embed_tokens(in.input_ids);  // [B, T, hidden]
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t past = cache ? cache->length() : 0;
+
+  auto positions = in.position_ids.defined()
+                       ? in.position_ids
+                       : torch::arange(past, past + T, torch::TensorOptions().dtype(torch::kInt64).device(x.device()))
+                             .unsqueeze(0)
+                             .expand({B, T});
+  if (inv_freq_.device() != x.device()) inv_freq_ = inv_freq_.to(x.device());
+  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, head_dim / 2] fp32
+  auto angles = torch::cat({freqs, freqs}, -1);                         // [B, T, head_dim]
+  auto cos = angles.cos().to(x.scalar_type()), sin = angles.sin().to(x.scalar_type());
+
+  at::Tensor mask;
+  if (in.attention_mask.defined()) {
+    MEDVQA_CHECK(in.attention_mask.size(0) == B && in.attention_mask.size(1) == past + T, "llama: attention_mask is ",
+                 in.attention_mask.sizes(), ", expected [", B, ", ", past + T, "]");
+    mask = causal_padding_mask(in.attention_mask.to(x.device()), past);
+  } else if (past > 0 && T > 1) {
+    mask = causal_padding_mask(torch::ones({B, past + T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())),
+                               past);
+  }
+  for (size_t i = 0; i < model->layers->size(); ++i)
+    x = model->layers[i]->as<LlamaDecoderLayer>()->forward(x, cos, sin, mask, cache, static_cast<int64_t>(i));
+  if (cache) cache->advance(T);
+  return model->norm(x);
+}
+
+at::Tensor LlamaImpl::logits(const at::Tensor& hidden, const at::Tensor& at) {
+  auto h = at.defined() ? hidden.reshape({-1, hidden.size(-1)}).index_select(0, at.to(hidden.device())) : hidden;
+  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+}
+
+at::Tensor LlamaImpl::forward(const LlamaInput& input, KVCache* cache) {
+  return logits(hidden_states(input, cache), input.logits_at);
+}
+
+}  // namespace medvqa

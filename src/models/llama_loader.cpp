@@ -1,0 +1,383 @@
+#include "medvqa/models/llama_loader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "medvqa/core/device.h"
+#include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
+#include "medvqa/io/tensor_store.h"
+
+namespace medvqa {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Typed reads of one JSON object; every problem goes to `problems`, reading carries on.
+class Fields {
+ public:
+  Fields(const json& j, std::string where, Problems& problems) : j_(j), where_(std::move(where)), problems_(problems) {}
+
+  bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
+  std::optional<int64_t> integer(const char* key, bool required) const {
+    if (!has(key)) {
+      if (required) problems_.add(where_ + ": missing required field \"" + key + "\"");
+      return std::nullopt;
+    }
+    const json& v = j_[key];
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
+      problems_.add(where_ + ": \"" + key + "\" must be a positive integer, got " + v.dump());
+      return std::nullopt;
+    }
+    return v.get<int64_t>();
+  }
+  std::optional<double> number(const char* key, bool required) const {
+    if (!has(key)) {
+      if (required) problems_.add(where_ + ": missing required field \"" + key + "\"");
+      return std::nullopt;
+    }
+    const json& v = j_[key];
+    if (!v.is_number() || !(v.get<double>() > 0)) {
+      problems_.add(where_ + ": \"" + key + "\" must be a positive number, got " + v.dump());
+      return std::nullopt;
+    }
+    return v.get<double>();
+  }
+  std::optional<std::string> string(const char* key) const {
+    if (!has(key)) return std::nullopt;
+    if (!j_[key].is_string()) {
+      problems_.add(where_ + ": \"" + key + "\" must be a string, got " + j_[key].dump());
+      return std::nullopt;
+    }
+    return j_[key].get<std::string>();
+  }
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!j_[key].is_boolean()) {
+      problems_.add(where_ + ": \"" + key + "\" must be true or false, got " + j_[key].dump());
+      return fallback;
+    }
+    return j_[key].get<bool>();
+  }
+  const json& raw(const char* key) const { return j_[key]; }
+  const std::string& where() const { return where_; }
+  Problems& problems() const { return problems_; }
+
+ private:
+  const json& j_;
+  std::string where_;
+  Problems& problems_;
+};
+
+// One description of rotary embeddings: the classic rope_theta + rope_scaling pair or
+// transformers 5's rope_parameters block.
+struct Rope {
+  std::optional<double> theta;
+  std::optional<RopeScaling> scaling;
+};
+
+std::optional<RopeScaling> parse_scaling(const Fields& f) {
+  auto type = f.string("rope_type");
+  if (!type) type = f.string("type");  // the name before transformers 4.45
+  if (!type || *type == "default") return std::nullopt;
+  if (*type != "llama3") {
+    f.problems().add(f.where() + ": rope_type \"" + *type + "\" is not supported (default or llama3)");
+    return std::nullopt;
+  }
+  RopeScaling s;
+  auto factor = f.number("factor", true);
+  auto low = f.number("low_freq_factor", true);
+  auto high = f.number("high_freq_factor", true);
+  auto ctx = f.integer("original_max_position_embeddings", true);
+  if (!factor || !low || !high || !ctx) return std::nullopt;
+  if (!(*high > *low)) f.problems().add(f.where() + ": high_freq_factor must exceed low_freq_factor");
+  s.factor = *factor;
+  s.low_freq_factor = *low;
+  s.high_freq_factor = *high;
+  s.original_max_position_embeddings = *ctx;
+  return s;
+}
+
+bool same_scaling(const std::optional<RopeScaling>& a, const std::optional<RopeScaling>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->factor == b->factor && a->low_freq_factor == b->low_freq_factor &&
+                a->high_freq_factor == b->high_freq_factor &&
+                a->original_max_position_embeddings == b->original_max_position_embeddings);
+}
+
+std::string number_str(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  MEDVQA_CHECK(in, path.string(), ": cannot open");
+  try {
+    json j = json::parse(in);
+    MEDVQA_CHECK(j.is_object(), path.string(), ": expected a JSON object");
+    return j;
+  } catch (const json::exception& e) {
+    MEDVQA_FAIL(path.string(), ": invalid JSON: ", e.what());
+  }
+}
+
+// How the tensors of one checkpoint format map onto the module's (HF) names.
+struct Layout {
+  std::function<std::string(const std::string&)> stored_name;  // HF key -> key in the files
+  std::function<bool(const std::string&)> ignored;              // stored keys that may stay unused
+  std::function<at::Tensor(const std::string&, const at::Tensor&)> convert;  // HF key, stored tensor
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Strict, like load_state_dict, but binding instead of copying: a stored tensor already in the
+// target dtype on the CPU becomes the parameter itself (memory-mapped, copy-on-write), so an 8B
+// bf16 checkpoint loads without a second copy of its weights.
+void bind_weights(torch::nn::Module& module, const TensorStore& store, const Layout& layout, const c10::Device& device,
+                  c10::ScalarType dtype) {
+  Problems problems;
+  std::set<std::string> used;
+  std::vector<std::pair<std::string, at::Tensor>> binds;  // (HF key, parameter)
+  for (const auto& p : module.named_parameters(true)) {
+    std::string name = layout.stored_name(p.key());
+    used.insert(name);
+    const TensorInfo* info = store.find(name);
+    const auto expected = p.value().sizes().vec();
+    if (!info) {
+      problems.add("missing tensor '" + name + "' (expected shape " + shape_str(expected) + ")");
+    } else if (info->shape != expected) {
+      problems.add("tensor '" + name + "' in " + info->file + ": expected shape " + shape_str(expected) + ", got " +
+                   shape_str(info->shape));
+    } else if (info->dtype != "F32" && info->dtype != "BF16" && info->dtype != "F16") {
+      problems.add("tensor '" + name + "' in " + info->file + ": expected a floating-point dtype, got " + info->dtype);
+    } else {
+      binds.emplace_back(p.key(), p.value());
+    }
+  }
+  for (const auto& info : store.tensors())
+    if (!used.count(info.name) && !layout.ignored(info.name))
+      problems.add("unexpected tensor '" + info.name + "' in " + info.file + " (not used by the model)");
+  problems.throw_if_any("cannot load " + store.path());
+  torch::NoGradGuard no_grad;
+  for (auto& [key, param] : binds) {
+    at::Tensor t = layout.convert(key, store.load(layout.stored_name(key)));
+    param.set_data(t.to(device, dtype));
+  }
+}
+
+// Meta's wq / wk pair rotary dimensions as (0, 1), (2, 3), ...; HF rotates halves (i, i + d/2).
+at::Tensor meta_to_rotate_half(const at::Tensor& w, int64_t heads) {
+  const int64_t rows = w.size(0), dim = w.size(1), head_dim = rows / heads;
+  return w.view({heads, head_dim / 2, 2, dim}).transpose(1, 2).reshape({rows, dim});
+}
+
+std::string meta_name(std::string name) {
+  static const std::vector<std::pair<std::string, std::string>> kRenames = {
+      {"model.embed_tokens.", "tok_embeddings."},
+      {"model.norm.", "norm."},
+      {"lm_head.", "output."},
+      {"model.layers.", "layers."},
+      {".self_attn.q_proj.", ".attention.wq."},
+      {".self_attn.k_proj.", ".attention.wk."},
+      {".self_attn.v_proj.", ".attention.wv."},
+      {".self_attn.o_proj.", ".attention.wo."},
+      {".mlp.gate_proj.", ".feed_forward.w1."},
+      {".mlp.down_proj.", ".feed_forward.w2."},
+      {".mlp.up_proj.", ".feed_forward.w3."},
+      {".input_layernorm.", ".attention_norm."},
+      {".post_attention_layernorm.", ".ffn_norm."},
+  };
+  for (const auto& [from, to] : kRenames)
+    if (auto at = name.find(from); at != std::string::npos) name.replace(at, from.size(), to);
+  return name;
+}
+
+std::vector<int64_t> eos_ids_of(const fs::path& dir) {
+  std::vector<int64_t> ids = {128001, 128009};
+  fs::path gen = dir / "generation_config.json";
+  if (!fs::exists(gen)) return ids;
+  json j = read_json(gen);
+  auto add = [&](const json& v) {
+    MEDVQA_CHECK(v.is_number_integer(), gen.string(), ": eos_token_id must be an integer or a list of them, got ",
+                 v.dump());
+    if (std::find(ids.begin(), ids.end(), v.get<int64_t>()) == ids.end()) ids.push_back(v.get<int64_t>());
+  };
+  if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
+    if (j["eos_token_id"].is_array())
+      for (const auto& v : j["eos_token_id"]) add(v);
+    else
+      add(j["eos_token_id"]);
+  }
+  return ids;
+}
+
+}  // namespace
+
+LlamaOptions llama_options_from_hf_config(const json& config, const std::string& where) {
+  Problems problems;
+  Fields f(config, where, problems);
+  LlamaOptions o;
+  if (auto type = f.string("model_type"); type && *type != "llama")
+    problems.add(where + ": model_type \"" + *type + "\" is not \"llama\"");
+  if (auto act = f.string("hidden_act"); act && *act != "silu")
+    problems.add(where + ": hidden_act \"" + *act + "\" is not supported (silu)");
+  for (const char* bias : {"attention_bias", "mlp_bias"})
+    if (f.boolean(bias, false)) problems.add(where + ": \"" + bias + "\": true is not supported (LLaMA has no biases)");
+
+  auto vocab = f.integer("vocab_size", true);
+  auto hidden = f.integer("hidden_size", true);
+  auto inter = f.integer("intermediate_size", true);
+  auto layers = f.integer("num_hidden_layers", true);
+  auto heads = f.integer("num_attention_heads", true);
+  auto kv_heads = f.integer("num_key_value_heads", false);
+  auto head_dim = f.integer("head_dim", false);
+  if (heads && kv_heads && *heads % *kv_heads != 0)
+    problems.add(where + ": num_attention_heads " + std::to_string(*heads) + " is not a multiple of num_key_value_heads " +
+                 std::to_string(*kv_heads));
+  if (hidden && heads && !head_dim && *hidden % *heads != 0)
+    problems.add(where + ": hidden_size " + std::to_string(*hidden) + " is not a multiple of num_attention_heads " +
+                 std::to_string(*heads) + " and no head_dim is given");
+  if (head_dim && *head_dim % 2 != 0) problems.add(where + ": head_dim " + std::to_string(*head_dim) + " must be even");
+
+  Rope classic, current;
+  bool has_classic = f.has("rope_theta") || f.has("rope_scaling");
+  classic.theta = f.number("rope_theta", false);
+  if (f.has("rope_scaling")) {
+    if (f.raw("rope_scaling").is_object())
+      classic.scaling = parse_scaling(Fields(f.raw("rope_scaling"), where + " rope_scaling", problems));
+    else
+      problems.add(where + ": \"rope_scaling\" must be an object or null");
+  }
+  bool has_current = f.has("rope_parameters");
+  if (has_current) {
+    if (f.raw("rope_parameters").is_object()) {
+      Fields p(f.raw("rope_parameters"), where + " rope_parameters", problems);
+      current.theta = p.number("rope_theta", false);
+      current.scaling = parse_scaling(p);
+    } else {
+      problems.add(where + ": \"rope_parameters\" must be an object");
+    }
+  }
+  if (has_classic && has_current) {
+    if (classic.theta && current.theta && *classic.theta != *current.theta)
+      problems.add(where + ": rope_theta " + number_str(*classic.theta) + " contradicts rope_parameters.rope_theta " +
+                   number_str(*current.theta));
+    if (f.has("rope_scaling") && !same_scaling(classic.scaling, current.scaling))
+      problems.add(where + ": rope_scaling contradicts rope_parameters");
+  }
+  if (auto a = f.string("torch_dtype"), b = f.string("dtype"); a && b && *a != *b)
+    problems.add(where + ": torch_dtype \"" + *a + "\" contradicts dtype \"" + *b + "\"");
+
+  o.rms_norm_eps = f.number("rms_norm_eps", false).value_or(1e-6);
+  o.max_position_embeddings = f.integer("max_position_embeddings", false).value_or(2048);
+  o.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  problems.throw_if_any("invalid LLaMA config");
+
+  o.vocab_size = *vocab;
+  o.hidden_size = *hidden;
+  o.intermediate_size = *inter;
+  o.num_hidden_layers = *layers;
+  o.num_attention_heads = *heads;
+  o.num_key_value_heads = kv_heads.value_or(*heads);
+  o.head_dim = head_dim.value_or(*hidden / *heads);
+  o.rope_theta = current.theta.value_or(classic.theta.value_or(10000.0));
+  o.rope_scaling = has_current ? current.scaling : classic.scaling;
+  return o;
+}
+
+LlamaOptions llama_options_from_meta_params(const json& params, const std::string& where) {
+  Problems problems;
+  Fields f(params, where, problems);
+  auto dim = f.integer("dim", true);
+  auto layers = f.integer("n_layers", true);
+  auto heads = f.integer("n_heads", true);
+  auto kv_heads = f.integer("n_kv_heads", false);
+  auto vocab = f.integer("vocab_size", true);
+  auto multiple_of = f.integer("multiple_of", true);
+  auto ffn_multiplier = f.number("ffn_dim_multiplier", false);
+  auto eps = f.number("norm_eps", false);
+  auto theta = f.number("rope_theta", false);
+  bool scaled = f.boolean("use_scaled_rope", false);
+  if (heads && kv_heads && *heads % *kv_heads != 0)
+    problems.add(where + ": n_heads " + std::to_string(*heads) + " is not a multiple of n_kv_heads " +
+                 std::to_string(*kv_heads));
+  if (dim && heads && (*dim % *heads != 0 || (*dim / *heads) % 2 != 0))
+    problems.add(where + ": dim " + std::to_string(*dim) + " does not split into " + std::to_string(*heads) +
+                 " heads of even size");
+  problems.throw_if_any("invalid LLaMA params");
+
+  LlamaOptions o;
+  o.vocab_size = *vocab;
+  o.hidden_size = *dim;
+  // Meta's FeedForward: int(2 * 4 * dim / 3), times ffn_dim_multiplier, rounded up to multiple_of.
+  int64_t inter = 2 * (4 * *dim) / 3;
+  if (ffn_multiplier) inter = static_cast<int64_t>(*ffn_multiplier * static_cast<double>(inter));
+  o.intermediate_size = *multiple_of * ((inter + *multiple_of - 1) / *multiple_of);
+  o.num_hidden_layers = *layers;
+  o.num_attention_heads = *heads;
+  o.num_key_value_heads = kv_heads.value_or(*heads);
+  o.head_dim = *dim / *heads;
+  o.rms_norm_eps = eps.value_or(1e-5);
+  o.rope_theta = theta.value_or(500000.0);
+  if (scaled) o.rope_scaling = RopeScaling{};
+  o.max_position_embeddings = scaled ? 131072 : 8192;
+  o.tie_word_embeddings = false;  // Meta checkpoints always store output.weight
+  return o;
+}
+
+LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::ScalarType dtype) {
+  const fs::path root(dir);
+  MEDVQA_CHECK(fs::is_directory(root), dir, ": not a model directory");
+  LoadedLlama out;
+  LlamaOptions options;
+  Layout layout;
+  TensorStore store;
+  if (fs::exists(root / "config.json")) {
+    out.format = "hf";
+    options = llama_options_from_hf_config(read_json(root / "config.json"), (root / "config.json").string());
+    store = TensorStore::open(dir);
+    const bool tied = options.tie_word_embeddings;
+    layout.stored_name = [](const std::string& n) { return n; };
+    layout.ignored = [tied](const std::string& n) {
+      return ends_with(n, ".rotary_emb.inv_freq") || (tied && n == "lm_head.weight");
+    };
+    layout.convert = [](const std::string&, const at::Tensor& t) { return t; };
+  } else if (fs::exists(root / "params.json")) {
+    out.format = "meta";
+    options = llama_options_from_meta_params(read_json(root / "params.json"), (root / "params.json").string());
+    MEDVQA_CHECK(fs::exists(root / "consolidated.00.pth"), dir,
+                 ": params.json without consolidated.00.pth (only single-file Meta checkpoints are supported)");
+    store = TensorStore::open((root / "consolidated.00.pth").string());
+    layout.stored_name = meta_name;
+    layout.ignored = [](const std::string& n) { return n == "rope.freqs"; };
+    const int64_t heads = options.num_attention_heads, kv_heads = options.num_key_value_heads;
+    layout.convert = [heads, kv_heads](const std::string& key, const at::Tensor& t) {
+      if (ends_with(key, "self_attn.q_proj.weight")) return meta_to_rotate_half(t, heads);
+      if (ends_with(key, "self_attn.k_proj.weight")) return meta_to_rotate_half(t, kv_heads);
+      return t;
+    };
+  } else {
+    MEDVQA_FAIL(dir, ": neither config.json (HF) nor params.json (Meta) found");
+  }
+  out.model = Llama(options);
+  bind_weights(*out.model, store, layout, device, dtype);
+  out.model->eval();
+  out.eos_ids = eos_ids_of(root);
+  log_info("llama: ", dir, " (", out.format, "): ", options.num_hidden_layers, " layers, hidden ", options.hidden_size,
+           ", heads ", options.num_attention_heads, "/", options.num_key_value_heads, ", vocab ", options.vocab_size,
+           ", ", dtype_name(dtype), " on ", device.str());
+  return out;
+}
+
+}  // namespace medvqa

@@ -1,0 +1,71 @@
+#include "medvqa/models/registry.h"
+
+#include "medvqa/core/device.h"
+#include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
+#include "medvqa/io/safetensors.h"
+#include "medvqa/io/state_dict.h"
+#include "medvqa/models/llama_loader.h"
+
+namespace medvqa {
+
+BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
+  MEDVQA_CHECK(!config.vision.empty(), "model.vision: the vision tower directory is not set");
+  MEDVQA_CHECK(!config.llm.empty(), "model.llm: the LLaMA directory is not set");
+  BuiltModel built;
+  built.device = parse_device(config.device);
+  built.dtype = parse_dtype(config.dtype, built.device);
+  Vit vit = load_vit(config.vision, built.device, built.dtype);
+  LoadedLlama llm = load_llama(config.llm, built.device, built.dtype);
+  built.eos_ids = llm.eos_ids;
+  VqaModelOptions options;
+  options.feature_layer = config.feature_layer;
+  options.feature_select = config.feature_select;
+  options.projector = config.projector;
+  options.image_token_id = config.image_token_id;
+  built.model = VqaModel(vit, llm.model, options);
+  built.model->projector->to(built.device, built.dtype);
+  if (!config.projector_weights.empty()) {
+    load_state_dict(*built.model->projector, TensorStore::open(config.projector_weights));
+    log_info("model: projector from ", config.projector_weights);
+  }
+
+  if (!config.adapter.empty()) {
+    built.adapter = read_peft_config(config.adapter);
+    add_lora(*built.model->llm, built.adapter);
+    load_peft_adapter(*built.model->llm, config.adapter);
+    log_info("model: LoRA adapter r=", built.adapter.lora.r, " from ", config.adapter);
+  } else if (stage == "lora" && config.lora.r > 0) {
+    built.adapter.lora = {config.lora.r, config.lora.alpha, config.lora.dropout};
+    built.adapter.targets = config.lora.targets;
+    built.adapter.base_model = config.llm;
+    int n = add_lora(*built.model->llm, built.adapter);
+    log_info("model: fresh LoRA r=", config.lora.r, " alpha=", config.lora.alpha, " on ", n, " layers");
+  }
+
+  for (auto& p : built.model->parameters()) p.set_requires_grad(false);
+  if (stage == "align" || stage == "lora")
+    for (auto& p : built.model->projector->parameters()) p.set_requires_grad(true);
+  if (stage == "lora")
+    for (auto& [name, layer] : lora_layers(*built.model->llm)) {
+      layer->lora_A->weight.set_requires_grad(true);
+      layer->lora_B->weight.set_requires_grad(true);
+    }
+  built.model->vision->eval();
+  return built;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> trainable_parameters(VqaModel& model) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : model->named_parameters(true))
+    if (p.value().requires_grad()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+void save_projector(VqaModel& model, const std::string& path) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : model->projector->named_parameters(true)) tensors.emplace_back(p.key(), p.value());
+  write_safetensors(path, tensors, {{"format", "pt"}, {"projector", model->options().projector}});
+}
+
+}  // namespace medvqa

@@ -1,0 +1,90 @@
+#include "medvqa/train/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "medvqa/core/error.h"
+#include "medvqa/io/atomic_file.h"
+#include "medvqa/io/safetensors.h"
+#include "medvqa/io/state_dict.h"
+
+namespace medvqa {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::vector<fs::path> checkpoints(const std::string& run_dir) {
+  std::vector<fs::path> out;
+  fs::path dir = fs::path(run_dir) / "checkpoints";
+  if (!fs::is_directory(dir)) return out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) out.push_back(e.path());
+  std::sort(out.begin(), out.end());  // zero-padded step numbers sort in order
+  return out;
+}
+
+}  // namespace
+
+std::string save_checkpoint(const std::string& run_dir, const Checkpointable& what, const TrainState& state,
+                            int64_t keep_last) {
+  char name[32];
+  std::snprintf(name, sizeof name, "step_%09lld", static_cast<long long>(state.step));
+  fs::path final_dir = fs::path(run_dir) / "checkpoints" / name;
+  fs::path tmp = final_dir.string() + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
+  tensors.emplace_back("__rng__.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
+  torch::serialize::OutputArchive archive;
+  what.optimizer->save(archive);
+  archive.save_to((tmp / "optimizer.pt").string());
+  json j{{"step", state.step}, {"epoch", state.data.epoch}, {"batch", state.data.batch}};
+  write_file_atomic((tmp / "state.json").string(), j.dump(1) + "\n");
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  auto all = checkpoints(run_dir);
+  for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove_all(all[i]);
+  return final_dir.string();
+}
+
+std::string resolve_checkpoint(const std::string& resume, const std::string& run_dir) {
+  if (resume != "auto") return resume;
+  auto all = checkpoints(run_dir);
+  return all.empty() ? "" : all.back().string();
+}
+
+TrainState load_checkpoint(const std::string& path, const Checkpointable& what) {
+  fs::path dir(path);
+  MEDVQA_CHECK(fs::is_directory(dir) && fs::exists(dir / "state.json"), path,
+               ": not a checkpoint folder (expected state.json, trainable.safetensors, optimizer.pt)");
+  TensorStore store = TensorStore::open((dir / "trainable.safetensors").string());
+  Problems problems;
+  for (const auto& [name, t] : what.weights) {
+    const TensorInfo* info = store.find(name);
+    if (!info) problems.add("missing tensor '" + name + "'");
+    else if (info->shape != t.sizes().vec())
+      problems.add("tensor '" + name + "': expected shape " + shape_str(t.sizes().vec()) + ", got " + shape_str(info->shape));
+  }
+  problems.throw_if_any(path + ": does not match this model's trainable parameters (another config?)");
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, t] : what.weights) t.copy_(store.load(name));
+  }
+  at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
+  cpu_generator.set_state(store.load("__rng__.cpu").clone());
+  torch::serialize::InputArchive archive;
+  archive.load_from((dir / "optimizer.pt").string());
+  what.optimizer->load(archive);
+  json j = json::parse(std::ifstream(dir / "state.json"));
+  TrainState state;
+  state.step = j.at("step").get<int64_t>();
+  state.data = {j.at("epoch").get<int64_t>(), j.at("batch").get<int64_t>()};
+  return state;
+}
+
+}  // namespace medvqa

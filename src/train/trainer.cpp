@@ -1,0 +1,230 @@
+#include "medvqa/train/trainer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "medvqa/config/loader.h"
+#include "medvqa/core/device.h"
+#include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
+#include "medvqa/data/dataset.h"
+#include "medvqa/data/loader.h"
+#include "medvqa/io/atomic_file.h"
+#include "medvqa/models/registry.h"
+#include "medvqa/text/tokenizer.h"
+#include "medvqa/train/checkpoint.h"
+#include "medvqa/train/loss_curve.h"
+#include "medvqa/train/schedule.h"
+#include "medvqa/vision/transform.h"
+
+namespace medvqa {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+std::string duration(double seconds) {
+  int s = static_cast<int>(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
+  return buf;
+}
+
+struct Data {
+  std::unique_ptr<DataLoader> loader;
+  size_t items = 0;
+};
+
+Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptOptions& prompt, const std::string& split,
+                 bool shuffle, int64_t batch_size) {
+  std::vector<VqaItem> kept;
+  auto samples = build_samples(tokenizer, load_items(config.data, split), prompt, config.data, true, kept);
+  std::vector<std::string> images;
+  for (const auto& item : kept) images.push_back(item.image);
+  LoaderOptions lo;
+  lo.batch_size = std::min<int64_t>(batch_size, static_cast<int64_t>(samples.size()));
+  lo.shuffle = shuffle;
+  lo.seed = static_cast<uint64_t>(config.train.seed);
+  lo.workers = static_cast<int>(config.data.workers);
+  lo.pad_id = config.model.pad_token_id;
+  lo.preprocess = vision::read_preprocess_options(config.model.vision);
+  lo.preprocess.resize_mode = vision::parse_resize_mode(config.data.image_mode);
+  Data d;
+  d.items = samples.size();
+  d.loader = std::make_unique<DataLoader>(std::move(samples), std::move(images), lo);
+  return d;
+}
+
+// Mean token loss over one pass of the loader, without gradients.
+double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  bool was_training = model->is_training();
+  model->eval();
+  loader.set_position({0, 0});
+  double sum = 0;
+  int64_t tokens = 0;
+  for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+    Batch b = loader.next();
+    LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+    sum += l.sum.item<double>();
+    tokens += l.tokens;
+  }
+  model->train(was_training);
+  model->vision->eval();
+  return sum / static_cast<double>(std::max<int64_t>(1, tokens));
+}
+
+// metrics.jsonl lines up to `step` (a resumed run drops what the interrupted one wrote after its
+// checkpoint) and the curves they hold.
+void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& val) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || j.value("step", int64_t(0)) > step) continue;
+    if (j.contains("loss")) train.emplace_back(j["step"].get<double>(), j["loss"].get<double>());
+    if (j.contains("val_loss")) val.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
+    kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+}  // namespace
+
+TrainSummary train(const Config& config) {
+  const TrainConfig& tc = config.train;
+  set_threads(static_cast<int>(config.model.threads));
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));
+  fs::create_directories(tc.out_dir);
+  write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(config));
+
+  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  BuiltModel built = build_model(config.model, tc.stage);
+  VqaModel model = built.model;
+  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size);
+  Data val_data;
+  if (config.data.format == "omnimedvqa" && config.data.split[1] > 0)
+    val_data = make_loader(config, *tokenizer, prompt, "val", false, tc.batch_size);
+  DataLoader& loader = *train_data.loader;
+
+  int64_t total = tc.max_steps > 0 ? tc.max_steps : tc.epochs * loader.batches_per_epoch() / tc.grad_accum;
+  MEDVQA_CHECK(total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
+               tc.grad_accum);
+  // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
+  std::vector<at::Tensor> projector_params, other_params;
+  auto trainable = trainable_parameters(model);
+  for (const auto& [name, p] : trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
+  double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(projector_params, std::make_unique<torch::optim::AdamWOptions>(projector_lr));
+  if (!other_params.empty()) groups.emplace_back(other_params, std::make_unique<torch::optim::AdamWOptions>(tc.lr));
+  for (auto& g : groups) static_cast<torch::optim::AdamWOptions&>(g.options()).weight_decay(tc.weight_decay);
+  torch::optim::AdamW optimizer(std::move(groups));
+  std::vector<double> peak_lr{projector_lr, tc.lr};
+  Checkpointable ckpt{trainable, &optimizer};
+
+  std::string metrics_path = (fs::path(tc.out_dir) / "metrics.jsonl").string();
+  Curve train_curve, val_curve;
+  TrainState state;
+  std::string resume = tc.resume.empty() ? "" : resolve_checkpoint(tc.resume, tc.out_dir);
+  if (!resume.empty()) {
+    state = load_checkpoint(resume, ckpt);
+    loader.set_position(state.data);
+    log_info("train: resumed from ", resume, " at step ", state.step);
+  }
+  reload_metrics(metrics_path, resume.empty() ? -1 : state.step, train_curve, val_curve);
+  std::ofstream metrics(metrics_path, std::ios::app);
+
+  int64_t n_params = 0;
+  for (const auto& [name, p] : trainable) n_params += p.numel();
+  log_info("train: stage ", tc.stage, ", ", train_data.items, " training items, ", total, " steps of ",
+           tc.batch_size * tc.grad_accum, " samples, ", n_params, " trainable parameters");
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+
+  model->train();
+  model->vision->eval();
+  auto t_start = std::chrono::steady_clock::now();
+  int64_t start_step = state.step, samples_seen = 0, tokens_seen = 0;
+  TrainSummary summary;
+  summary.run_dir = tc.out_dir;
+  const c10::Device device = built.device;
+  while (state.step < total) {
+    for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+      optimizer.param_groups()[g].options().set_lr(peak_lr[g] * lr_factor(state.step, total, tc.warmup_ratio));
+    // The loss of the step is divided by the label tokens of all its micro-batches.
+    int64_t step_tokens = 0;
+    for (int64_t k = 0; k < tc.grad_accum; ++k) step_tokens += loader.label_tokens_ahead(k);
+    double loss_sum = 0;
+    for (int64_t k = 0; k < tc.grad_accum; ++k) {
+      Batch b = loader.next();
+      LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+      (l.sum / static_cast<double>(std::max<int64_t>(1, step_tokens))).backward();
+      loss_sum += l.sum.item<double>();
+      samples_seen += b.input_ids.size(0);
+      tokens_seen += b.attention_mask.sum().item<int64_t>();
+    }
+    double loss = loss_sum / static_cast<double>(std::max<int64_t>(1, step_tokens));
+    MEDVQA_CHECK(std::isfinite(loss), "train: loss is ", loss, " at step ", state.step + 1,
+                 "; stopping. The last good checkpoint is ", resolve_checkpoint("auto", tc.out_dir),
+                 " (lower train.lr or check the data)");
+    std::vector<at::Tensor> params;
+    for (const auto& [name, p] : trainable) params.push_back(p);
+    double grad_norm = tc.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, tc.grad_clip)
+                                        : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
+    optimizer.step();
+    optimizer.zero_grad();
+    state.step += 1;
+    state.data = loader.position();
+    summary.last_loss = loss;
+    train_curve.emplace_back(state.step, loss);
+
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    double rate = static_cast<double>(state.step - start_step) / elapsed;
+    if (state.step % tc.log_every == 0 || state.step == total) {
+      json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
+             {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
+      metrics << m.dump() << "\n" << std::flush;
+      log_info("train: step ", state.step, "/", total, " loss ", loss, " lr ", m["lr"].get<double>(), " grad-norm ",
+               grad_norm, " ", samples_seen / elapsed, " samples/s, ETA ", duration((total - state.step) / rate));
+    }
+    bool last = state.step == total;
+    if (val_data.loader && ((tc.val_every > 0 && state.step % tc.val_every == 0) || last)) {
+      summary.val_loss = validation_loss(model, *val_data.loader, device);
+      val_curve.emplace_back(state.step, summary.val_loss);
+      metrics << json{{"step", state.step}, {"val_loss", summary.val_loss}}.dump() << "\n" << std::flush;
+      log_info("train: step ", state.step, " validation loss ", summary.val_loss);
+    }
+    int sig = g_stop_signal.load();
+    if ((tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig) {
+      std::string path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);
+      write_loss_curve((fs::path(tc.out_dir) / "loss_curve.png").string(), train_curve, val_curve,
+                       "medvqa " + tc.stage + ": loss per optimizer step");
+      if (sig) {
+        log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
+        std::exit(128 + sig);
+      }
+    }
+  }
+  fs::path final_dir = fs::path(tc.out_dir) / "final";
+  fs::create_directories(final_dir);
+  save_projector(model, (final_dir / "projector.safetensors").string());
+  if (built.adapter.lora.r > 0) save_peft_adapter(*model->llm, built.adapter, (final_dir / "adapter").string());
+  write_file_atomic((final_dir / "config.yaml").string(), to_yaml(config));
+  summary.steps = state.step;
+  log_info("train: done, ", state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
+           (fs::path(tc.out_dir) / "loss_curve.png").string());
+  return summary;
+}
+
+}  // namespace medvqa
