@@ -102,6 +102,9 @@ void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& 
 
 TrainSummary train(const Config& config) {
   const TrainConfig& tc = config.train;
+  // Refuse switches whose machinery does not exist yet rather than silently ignore them.
+  MEDVQA_CHECK(!config.model.gradient_checkpointing, "model.gradient_checkpointing: not implemented yet; set it to false");
+  MEDVQA_CHECK(!config.model.train_special_rows, "model.train_special_rows: not implemented yet; use an Instruct model");
   set_threads(static_cast<int>(config.model.threads));
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   fs::create_directories(tc.out_dir);
