@@ -19,6 +19,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import machine_peak  # noqa: E402
 from machine_peak import peak  # noqa: E402
 
 CONFIG = dict(vocab_size=128256, hidden_size=512, intermediate_size=1792, num_hidden_layers=8, num_attention_heads=8,
@@ -38,15 +39,6 @@ def medvqa_run(binary, model_dir, prompts, new, dtype, threads):
     return t["prefill_tokens"] / t["prefill_seconds"], t["decode_tokens"] / t["decode_seconds"]
 
 
-def best_of(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def hf_run(model, prompts, new, repeats):
     ids = torch.tensor(prompts)
     kw = dict(do_sample=False, pad_token_id=0)  # min_new_tokens keeps eos from ending a run early
@@ -56,8 +48,8 @@ def hf_run(model, prompts, new, repeats):
             model.generate(ids, max_new_tokens=n, min_new_tokens=n, **kw)
 
     gen(2)  # warm-up
-    t1 = best_of(lambda: gen(1), repeats)
-    tn = best_of(lambda: gen(new), repeats)
+    t1 = machine_peak.best_of(lambda: gen(1), repeats, warmup=False)
+    tn = machine_peak.best_of(lambda: gen(new), repeats, warmup=False)
     return ids.numel() / t1, ids.shape[0] * (new - 1) / (tn - t1)
 
 

@@ -7,8 +7,10 @@ import time
 import torch
 
 
-def _best_of(fn, repeats=5):
-    fn()
+def best_of(fn, repeats=5, warmup=True):
+    """Shortest wall time of `repeats` calls of fn, after one untimed call when warmup."""
+    if warmup:
+        fn()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -24,10 +26,10 @@ def peak(threads=None):
     n = 2048
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-        out[f"gemm_gflops_{name}"] = 2 * n**3 / _best_of(lambda: torch.matmul(a, b)) / 1e9
+        out[f"gemm_gflops_{name}"] = 2 * n**3 / best_of(lambda: torch.matmul(a, b)) / 1e9
     src = torch.empty(128 * 1024 * 1024, dtype=torch.float32).fill_(1.0)
     dst = torch.empty_like(src)
-    out["copy_gbps"] = 2 * src.numel() * 4 / _best_of(lambda: dst.copy_(src)) / 1e9
+    out["copy_gbps"] = 2 * src.numel() * 4 / best_of(lambda: dst.copy_(src)) / 1e9
     return out
 
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "medvqa/core/error.h"
+#include "common/test_util.h"
 
 namespace fs = std::filesystem;
 using medvqa::Config;
@@ -22,12 +22,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 
 std::string error_of(const std::string& path, const std::vector<std::string>& overrides = {}) {
-  try {
-    load_config(path, overrides);
-  } catch (const medvqa::Error& e) {
-    return e.what();
-  }
-  return "";
+  return medvqa::test_util::error_message([&] { load_config(path, overrides); });
 }
 
 }  // namespace

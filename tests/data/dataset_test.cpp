@@ -11,6 +11,7 @@
 #include "medvqa/data/dataset_reader.h"
 #include "medvqa/data/demo_data.h"
 #include "medvqa/data/split.h"
+#include "common/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace medvqa;
@@ -28,14 +29,7 @@ fs::path demo_root() {
   return root;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test_util::error_message;
 
 }  // namespace
 
@@ -92,7 +86,7 @@ TEST(Split, IsImageDisjointStratifiedAndDeterministic) {
   auto mri = filter_items(items, {"MR (Mag-netic Resonance Imaging)"}, {}, {});
   EXPECT_EQ(mri.size(), std::count_if(items.begin(), items.end(), [](const VqaItem& i) { return i.dataset == "Demo Brain MRI"; }));
   EXPECT_EQ(filter_items(items, {}, {"Modality Recognition"}, {"Demo Fundus"}).size(), 10u);
-  EXPECT_NE(error_of([&] { select_split(mri, back, "test"); }).find("a manifest of another dataset"), std::string::npos);
+  EXPECT_NE(error_message([&] { select_split(mri, back, "test"); }).find("a manifest of another dataset"), std::string::npos);
 }
 
 TEST(DatasetReader, BadItemsAreReportedByFileAndIndexOrSkipped) {
@@ -105,7 +99,7 @@ TEST(DatasetReader, BadItemsAreReportedByFileAndIndexOrSkipped) {
             {"dataset":"B","question_id":"q2","question_type":"t","question":"q?","gt_answer":"c","image_path":"Images/a.png","option_A":"a","option_B":"b","modality_type":"X-Ray"},
             {"dataset":"B","question_id":"q3","question_type":"t","question":"q?","gt_answer":"a","image_path":"Images/missing.png","option_A":"a","option_B":"b","modality_type":"X-Ray"},
             {"dataset":"B","question_type":"t"}])";
-  std::string err = error_of([&] { read_omnimedvqa(root.string(), {}); });
+  std::string err = error_message([&] { read_omnimedvqa(root.string(), {}); });
   EXPECT_NE(err.find("3 problems"), std::string::npos) << err;
   EXPECT_NE(err.find("Bad Set.json item 1: gt_answer \"c\" is not one of the options"), std::string::npos) << err;
   EXPECT_NE(err.find("Bad Set.json item 2: image not found"), std::string::npos) << err;
@@ -115,5 +109,5 @@ TEST(DatasetReader, BadItemsAreReportedByFileAndIndexOrSkipped) {
   skip.max_skip_fraction = 0.8;
   EXPECT_EQ(read_omnimedvqa(root.string(), skip).size(), 1u);
   skip.max_skip_fraction = 0.5;
-  EXPECT_NE(error_of([&] { read_omnimedvqa(root.string(), skip); }).find("3 of 4 items are invalid"), std::string::npos);
+  EXPECT_NE(error_message([&] { read_omnimedvqa(root.string(), skip); }).find("3 of 4 items are invalid"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include "medvqa/eval/predictions.h"
 
 #include <gtest/gtest.h>
+#include "common/test_util.h"
 
 #include <filesystem>
 #include <fstream>
@@ -26,12 +27,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 
 std::string error_of(const std::string& path) {
-  try {
-    read_predictions(path);
-  } catch (const medvqa::Error& e) {
-    return e.what();
-  }
-  return "";
+  return medvqa::test_util::error_message([&] { read_predictions(path); });
 }
 
 std::string with(const std::string& from, const std::string& to) {

@@ -11,26 +11,15 @@
 #include "medvqa/core/error.h"
 #include "medvqa/io/tensor_store.h"
 #include "medvqa/io/unpickler.h"
+#include "common/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace medvqa;
 
 namespace {
 
-fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / ("medvqa_io_test_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+fs::path temp_dir() { return test_util::temp_dir("io_test"); }
+using test_util::error_message;
 
 }  // namespace
 
@@ -44,7 +33,7 @@ TEST(Safetensors, RoundTripKeepsBitsDtypesAndMetadata) {
   EXPECT_TRUE(at::equal(f.tensor("a"), a));
   EXPECT_TRUE(at::equal(f.tensor("b"), b));
   EXPECT_TRUE(at::equal(f.tensor("c"), c.contiguous()));
-  EXPECT_NE(error_of([&] { f.tensor("zz"); }).find("no tensor named 'zz'"), std::string::npos);
+  EXPECT_NE(error_message([&] { f.tensor("zz"); }).find("no tensor named 'zz'"), std::string::npos);
 }
 
 TEST(Safetensors, TensorsViewTheMappingCopyOnWrite) {
@@ -61,7 +50,7 @@ TEST(Safetensors, TensorsViewTheMappingCopyOnWrite) {
 TEST(Safetensors, FailedWriteLeavesNoFile) {
   fs::path dir = temp_dir();
   std::string path = (dir / "dup.safetensors").string();
-  EXPECT_NE(error_of([&] { write_safetensors(path, {{"x", at::ones({1})}, {"x", at::ones({1})}}); }).find("given twice"),
+  EXPECT_NE(error_message([&] { write_safetensors(path, {{"x", at::ones({1})}, {"x", at::ones({1})}}); }).find("given twice"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(path));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find("dup.safetensors.tmp"), std::string::npos);
@@ -73,7 +62,7 @@ TEST(Safetensors, HeaderValidation) {
     uint64_t n = header.size();
     for (int i = 0; i < 8; ++i) file[i] = static_cast<char>(n >> (8 * i));
     file += header + std::string(data, '\0');
-    return error_of([&] { parse_safetensors_header(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "f"); });
+    return error_message([&] { parse_safetensors_header(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "f"); });
   };
   EXPECT_EQ(parse(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8), "");
   EXPECT_NE(parse(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 9).find("trailing bytes"), std::string::npos);
@@ -89,7 +78,7 @@ TEST(Safetensors, HeaderValidation) {
 TEST(Unpickler, RefusesGlobalsOutsideTheAllowList) {
   // protocol 2: GLOBAL 'os system', then STOP.
   std::string pkl = "\x80\x02" "cos\nsystem\n.";
-  std::string err = error_of([&] { unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), "evil.pkl"); });
+  std::string err = error_message([&] { unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), "evil.pkl"); });
   EXPECT_NE(err.find("refusing global 'os.system'"), std::string::npos) << err;
 }
 
@@ -98,7 +87,7 @@ TEST(Unpickler, DeepNestingIsAnErrorNotACrash) {
   for (int i = 0; i < 100000; ++i) pkl += "]";
   for (int i = 0; i < 99999; ++i) pkl += "a";
   pkl += ".";
-  std::string err = error_of([&] { unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), "deep.pkl"); });
+  std::string err = error_message([&] { unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), "deep.pkl"); });
   EXPECT_NE(err.find("nested too deeply"), std::string::npos) << err;
 }
 
@@ -107,5 +96,5 @@ TEST(TensorStore, DirectoryWithSeveralUnindexedSafetensorsIsAmbiguous) {
   fs::create_directories(dir);
   write_safetensors((dir / "a.safetensors").string(), {{"x", at::ones({1})}});
   write_safetensors((dir / "b.safetensors").string(), {{"y", at::ones({1})}});
-  EXPECT_NE(error_of([&] { TensorStore::open(dir.string()); }).find("no model.safetensors.index.json"), std::string::npos);
+  EXPECT_NE(error_message([&] { TensorStore::open(dir.string()); }).find("no model.safetensors.index.json"), std::string::npos);
 }

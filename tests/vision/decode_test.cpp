@@ -1,6 +1,7 @@
 #include "medvqa/vision/decode.h"
 
 #include <gtest/gtest.h>
+#include "common/test_util.h"
 
 #include <filesystem>
 #include <fstream>
@@ -34,12 +35,7 @@ std::string write_png(const std::string& name, const cv::Mat& mat) {
 }
 
 std::string error_of(const std::string& path, const DecodeOptions& options = {}) {
-  try {
-    decode_image(path, options);
-  } catch (const medvqa::Error& e) {
-    return e.what();
-  }
-  return "";
+  return medvqa::test_util::error_message([&] { decode_image(path, options); });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "medvqa/vision/transform.h"
 
 #include <gtest/gtest.h>
+#include "common/test_util.h"
 
 #include <cmath>
 #include <filesystem>
@@ -23,12 +24,7 @@ std::string vision_dir(const std::string& name, const std::string& json) {
 }
 
 std::string error_of(const std::string& dir) {
-  try {
-    read_preprocess_options(dir);
-  } catch (const medvqa::Error& e) {
-    return e.what();
-  }
-  return "";
+  return medvqa::test_util::error_message([&] { read_preprocess_options(dir); });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "medvqa/vision/window.h"
 
 #include <gtest/gtest.h>
+#include "common/test_util.h"
 
 #include "medvqa/core/error.h"
 
@@ -8,12 +9,7 @@ using namespace medvqa::vision;
 
 namespace {
 std::string error_of(const std::string& text) {
-  try {
-    parse_window(text);
-  } catch (const medvqa::Error& e) {
-    return e.what();
-  }
-  return "";
+  return medvqa::test_util::error_message([&] { parse_window(text); });
 }
 }  // namespace
 
