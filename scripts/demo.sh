@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: set-up, build, then the main job on the embedded demo: synthetic
 # OmniMedVQA-layout data, small random-init towers in the real formats, stage 1 (projector
-# alignment), stage 2 (LoRA + projector), each stage timed. Outputs go to runs/demo/.
+# alignment), stage 2 (LoRA + projector), evaluation of the held-out split beside the blind
+# baseline, each stage timed. Outputs go to runs/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
@@ -24,5 +25,10 @@ stage_end
 stage_begin "stage 2: LoRA + projector"
 "$bin" train -c "$root/configs/demo/stage2_lora.yaml"
 stage_end
-echo "demo: loss curves $demo/stage1/loss_curve.png and $demo/stage2/loss_curve.png;" \
-     "PEFT adapter and projector in $demo/stage2/final/"
+stage_begin "evaluation: held-out test split + blind baseline"
+"$bin" eval -c "$root/configs/demo/eval.yaml" >/dev/null
+"$bin" score --predictions "$demo/eval/predictions.jsonl"
+stage_end
+echo "demo: metrics $demo/eval/metrics.json (blind baseline:" \
+     "$("$root/.venv/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['blind_open_accuracy'])" "$demo/eval/metrics.json"));" \
+     "loss curves $demo/stage1/loss_curve.png, $demo/stage2/loss_curve.png; PEFT adapter and projector in $demo/stage2/final/"

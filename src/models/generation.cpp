@@ -80,7 +80,10 @@ GenerationResult generate(Llama& model, const std::vector<std::vector<int64_t>>&
   const auto device = weight.device();
   KVCache cache(lo, B, T + o.max_new_tokens, weight.options());
   LlamaInput in;
-  in.input_ids = ids.to(device);
+  if (o.prefill_embed)
+    in.inputs_embeds = o.prefill_embed(ids.to(device));
+  else
+    in.input_ids = ids.to(device);
   in.position_ids = positions.to(device);
   // Right padding leaves pads between a prompt and its continuation, so it needs the mask for
   // the whole generation; left padding too (pads sit at the start of every key row).
@@ -108,6 +111,7 @@ GenerationResult generate(Llama& model, const std::vector<std::vector<int64_t>>&
     }
     if (running == 0 || step + 1 == o.max_new_tokens) break;
     // Finished rows keep decoding their last token; their outputs are dropped.
+    in.inputs_embeds = at::Tensor();
     in.input_ids = next.view({B, 1}).to(device);
     in.position_ids = (lengths + step).to(device);  // the fed token was emitted at step `step`
     if (padded) {

@@ -55,4 +55,11 @@ size_t utf8_complete_prefix(std::string_view bytes) {
   return n;
 }
 
+std::string replace_invalid_utf8(std::string_view text) {
+  std::string out;
+  for (size_t bad; (bad = find_invalid_utf8(text)) != std::string_view::npos; text.remove_prefix(bad + 1))
+    out.append(text.substr(0, bad)).append("\xEF\xBF\xBD");
+  return out.append(text);
+}
+
 }  // namespace medvqa

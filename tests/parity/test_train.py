@@ -66,6 +66,36 @@ def test_two_stages_train_and_write_a_peft_adapter(demo, run):
     assert any(v.abs().sum() > 0 for k, v in ours.items() if "lora_B" in k), "LoRA B never trained"
 
 
+def test_eval_writes_predictions_and_metrics_with_the_blind_baseline(demo, run):
+    if not (demo / "s2/final/adapter").exists():
+        pytest.skip("needs the stage 2 run of test_two_stages_train_and_write_a_peft_adapter")
+    cfg = write_config(demo, "ev", "lora", demo / "unused")
+    out = demo / "eval"
+    proc = run("eval", "-c", cfg, f"model.adapter={demo / 's2/final/adapter'}",
+               f"model.projector_weights={demo / 's2/final/projector.safetensors'}", f"eval.out_dir={out}",
+               "eval.max_new_tokens=4", "eval.batch_size=8")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert json.loads(proc.stdout) == metrics
+    predictions = [json.loads(l) for l in (out / "predictions.jsonl").read_text().splitlines()]
+    manifest = json.loads((demo / "data/split_manifest.json").read_text())
+    assert sorted(p["question_id"] for p in predictions) == sorted(manifest["splits"]["test"])
+    assert metrics["n"] == len(predictions)
+    for key in ("open_accuracy", "lenient_accuracy", "token_f1", "qa_score", "blind_open_accuracy", "macro_open_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert set(metrics["by_modality"]) <= {"CT(Computed Tomography)", "X-Ray", "MR (Mag-netic Resonance Imaging)",
+                                           "Fundus Photography", "Microscopy Images", "ultrasound"}
+    # The same predictions scored by `medvqa score` give the same metrics (one set of rules).
+    scored = json.loads(run("score", "--predictions", out / "predictions.jsonl", "--json").stdout)
+    assert scored["open_accuracy"] == metrics["open_accuracy"]
+    proc = run("eval", "-c", cfg, f"model.adapter={demo / 's2/final/adapter'}",
+               f"model.projector_weights={demo / 's2/final/projector.safetensors'}", f"eval.out_dir={out}",
+               "eval.max_new_tokens=2", "eval.blind=false", "eval.floor=1.0", check=False)
+    if proc.returncode != 0:
+        assert_user_error(proc, "below eval.floor=1")
+    else:
+        assert json.loads(proc.stdout)["open_accuracy"] == 1.0
+
+
 def test_resume_ends_with_the_weights_of_an_uninterrupted_run(demo, run):
     straight = demo / "straight"
     run("train", "-c", write_config(demo, "straight", "align", straight, keep_last=5))

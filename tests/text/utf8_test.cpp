@@ -28,3 +28,8 @@ TEST(Utf8, CompletePrefixStopsBeforeAnOpenCharacter) {
   EXPECT_EQ(utf8_complete_prefix("a\xE4"), 1u);
   EXPECT_EQ(utf8_complete_prefix("\x80\x80"), 2u);  // invalid bytes never hold output back
 }
+
+TEST(Utf8, ReplaceInvalidBytesLikePythonsReplace) {
+  EXPECT_EQ(medvqa::replace_invalid_utf8("ok \xC3\xA9"), "ok \xC3\xA9");
+  EXPECT_EQ(medvqa::replace_invalid_utf8("a\xFF" "b\xE5\xBF"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+}

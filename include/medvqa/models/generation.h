@@ -26,6 +26,9 @@ struct GenerationOptions {
   std::vector<int64_t> eos_ids;  // a row stops after emitting any of these (kept in its output)
   PaddingSide padding = PaddingSide::kLeft;
   int64_t pad_id = 0;  // the id written into padding slots; never attended to
+  // Prompt ids [B, T] (padded, on the model's device) -> inputs_embeds [B, T, hidden] for the
+  // prefill, e.g. with image features spliced in; empty = the token embeddings.
+  std::function<at::Tensor(const at::Tensor&)> prefill_embed;
 };
 
 struct GenerationTiming {

@@ -3,6 +3,7 @@
 // No conversion to code points or normalisation: the tokenizers work on bytes.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace medvqa {
@@ -14,5 +15,9 @@ size_t find_invalid_utf8(std::string_view text);
 // Length of the longest prefix of `bytes` that does not end inside a UTF-8 character still
 // waiting for continuation bytes. Invalid bytes count as complete: they never hold output back.
 size_t utf8_complete_prefix(std::string_view bytes);
+
+// `text` with each invalid byte replaced by U+FFFD, as Python's decode(errors="replace") shows
+// model output that ends inside a character or strings byte tokens together at random.
+std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace medvqa
