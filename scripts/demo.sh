@@ -14,7 +14,7 @@ rm -rf "$demo"
 mkdir -p "$demo"
 
 stage_begin "demo data (synthetic OmniMedVQA layout)"
-"$bin" demo-data --out "$demo/data" --images-per-modality ${DEMO_IMAGES:-80}
+"$bin" demo-data --out "$demo/data" --images-per-modality ${DEMO_IMAGES:-110}
 stage_end
 stage_begin "demo towers (open_clip + HF LLaMA directories, Meta's tokenizer)"
 "$bin" demo-towers --out "$demo/towers" --tokenizer "$root/third_party/llama3/tokenizer.model"
