@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
   medvqa::cli::add_embed(app);
   medvqa::cli::add_generate(app);
 
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

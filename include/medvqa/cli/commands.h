@@ -19,6 +19,4 @@ void add_preprocess(CLI::App& app);
 void add_embed(CLI::App& app);
 void add_generate(CLI::App& app);
 
-
-
 }  // namespace medvqa::cli
