@@ -61,7 +61,10 @@ std::string transfer_syntax(const gdcm::File& file) {
 }
 
 // Stored values as signed or unsigned integers of BitsStored bits inside BitsAllocated.
-std::vector<double> stored_values(const std::vector<char>& buf, size_t n, const gdcm::PixelFormat& pf) {
+// halves_swapped: GDCM byte-swaps big-endian pixel data as 16-bit words (OW), so a 32-bit sample
+// arrives with its two halves exchanged; pydicom reads them as the 32-bit values they are.
+std::vector<double> stored_values(const std::vector<char>& buf, size_t n, const gdcm::PixelFormat& pf,
+                                  bool halves_swapped) {
   const int allocated = pf.GetBitsAllocated(), stored = pf.GetBitsStored();
   const bool is_signed = pf.GetPixelRepresentation() == 1;
   const int bytes = allocated / 8;
@@ -70,6 +73,7 @@ std::vector<double> stored_values(const std::vector<char>& buf, size_t n, const 
   for (size_t i = 0; i < n; ++i) {
     uint64_t raw = 0;
     std::memcpy(&raw, buf.data() + i * bytes, bytes);  // GDCM hands out native little-endian samples
+    if (halves_swapped) raw = (raw >> 16) | ((raw & 0xffff) << 16);
     raw &= mask;
     if (is_signed && stored < 64 && (raw >> (stored - 1)) & 1) {
       out[i] = double(int64_t(raw) - int64_t(uint64_t(1) << stored));
@@ -147,7 +151,8 @@ Decoded decode(const std::string& path) {
   std::vector<char> buf(image.GetBufferLength());
   MEDVQA_CHECK(image.GetBuffer(buf.data()), "cannot decode the pixel data of DICOM file ", path,
                ": transfer syntax ", transfer_syntax(reader.GetFile()), " is not supported by GDCM here");
-  d.values = stored_values(buf, n, image.GetPixelFormat());  // read after decoding: codecs may correct it
+  const bool big_endian = reader.GetFile().GetHeader().GetDataSetTransferSyntax() == gdcm::TransferSyntax::ExplicitVRBigEndian;
+  d.values = stored_values(buf, n, image.GetPixelFormat(), big_endian && allocated == 32);  // read after decoding: codecs may correct it
 
   // Modality LUT (PS3.3 C.11.1), applied as pydicom does: only when both tags are present.
   const auto slope = first_number(ds, gdcm::Tag(0x0028, 0x1053));

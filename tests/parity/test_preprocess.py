@@ -189,8 +189,8 @@ def dicom_8bit(ds, window=None):
 
 DICOM_FILES = ["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm",
                "MR_small_implicit.dcm", "MR_small_padded.dcm", "MR_small_jp2klossless.dcm", "693_J2KI.dcm",
-               "JPEG2000.dcm", "image_dfl.dcm", "rtdose.dcm", "rtdose_1frame.dcm", "rtdose_rle_1frame.dcm"]
-# Not listed: rtdose_expb_1frame.dcm (32-bit big endian) decodes to wrong values, an open bug.
+               "JPEG2000.dcm", "image_dfl.dcm", "rtdose.dcm", "rtdose_1frame.dcm", "rtdose_rle_1frame.dcm",
+               "rtdose_expb_1frame.dcm"]
 
 
 @pytest.mark.parametrize("name", DICOM_FILES)
