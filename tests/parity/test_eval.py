@@ -70,6 +70,7 @@ def test_prefix_losses_match_transformers_text_only(demo, run, tmp_path):
         for k, (g, w) in enumerate(zip(p["prefix_losses"], want)):
             worst = max(worst, (abs(g - w), f"{p['question_id']} option {k}"), key=lambda x: x[0])
         assert p["prefix_choice"] == min(range(len(want)), key=lambda k: (p["prefix_losses"][k], k))
+    print(f"prefix losses: max abs diff {worst[0]:.3g} at {worst[1]} over {len(predictions)} items")
     assert worst[0] <= PREFIX_LOSS_TOL, f"max abs diff {worst[0]} at {worst[1]}"
     metrics = json.loads((out / "metrics.json").read_text())
     right = [p["options"][p["prefix_choice"]] == p["gt_answer"] for p in predictions]
@@ -102,11 +103,16 @@ def test_report_holds_the_numbers_of_metrics_json(demo, run, tmp_path):
     numbers = [percent(metrics[k]) for k in ("open_accuracy", "macro_open_accuracy", "lenient_accuracy", "token_f1",
                                              "qa_score", "prefix_score", "blind_open_accuracy")]
     numbers += [percent(x) for x in metrics["open_accuracy_ci95"]]
-    for name, g in metrics["by_modality"].items():
-        numbers += [percent(g["open_accuracy"]), percent(g["prefix_score"]), str(g["n"])]
-        assert name in md and html.escape(name) in page, name
     for n in numbers:
         assert n in md and n in page, n
+    # The paper-style table: one row per modality (and the overall row), n then every score.
+    columns = ["open_accuracy", "lenient_accuracy", "token_f1", "qa_score", "prefix_score"]
+    for name, g in [*metrics["by_modality"].items(), ("Overall", metrics)]:
+        cells = [str(g["n"])] + [percent(g[c]) for c in columns]
+        label = "**Overall**" if name == "Overall" else name
+        assert f"| {label} | " + " | ".join(cells) + " |" in md, name
+        label = "<b>Overall</b>" if name == "Overall" else html.escape(name)
+        assert f"<tr><td>{label}</td>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>" in page, name
     # Self-contained: every picture is a relative file under report/, and it exists.
     pictures = re.findall(r'src="([^"]+)"', page)
     assert "report/accuracy_by_modality.png" in pictures
