@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, assert_user_error
+from conftest import assert_user_error, write_demo
 from test_tokenizer import LLAMA3_SPECIALS, tiktoken_encoding
 
 PREFIX_LOSS_TOL = 1e-4  # fp32 forward of the same weights, different kernels and batching
@@ -20,12 +20,7 @@ BOS = 128000
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, medvqa_bin):
-    import subprocess
-    root = tmp_path_factory.mktemp("eval")
-    for args in (["demo-data", "--out", root / "data", "--images-per-modality", "5"],
-                 ["demo-towers", "--out", root / "towers", "--tokenizer", ROOT / "third_party/llama3/tokenizer.model"]):
-        subprocess.run([str(medvqa_bin), *map(str, args)], check=True, capture_output=True)
-    return root
+    return write_demo(tmp_path_factory.mktemp("eval"), medvqa_bin, 5)
 
 
 def config(demo, out, **data):
@@ -173,3 +168,12 @@ def test_bad_jsonl_lines_are_named(demo, run, tmp_path, line, fragments):
     path.write_text(good + "\n" + line.replace("IMG", image) + "\n")
     proc = run("eval", "-c", config(demo, tmp_path / "bad_eval", format="jsonl", root=str(path)), check=False)
     assert_user_error(proc, str(path), *fragments)
+
+
+def test_an_image_that_cannot_be_read_is_named(demo, run, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a PNG")
+    path = write_jsonl(tmp_path / "q.jsonl", [{"image": "broken.png", "question": "q", "answer": "a"}])
+    proc = run("eval", "-c", config(demo, tmp_path / "broken_eval", format="jsonl", root=str(path)), check=False)
+    assert_user_error(proc, str(broken))
+    assert not (tmp_path / "broken_eval/metrics.json").exists()
