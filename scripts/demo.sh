@@ -2,7 +2,7 @@
 # The README's main command: set-up, build, then the main job on the embedded demo: synthetic
 # OmniMedVQA-layout data, small random-init towers in the real formats, stage 1 (projector
 # alignment), stage 2 (LoRA + projector), evaluation of the held-out split beside the blind
-# baseline, each stage timed. Outputs go to runs/demo/.
+# baseline with its report, each stage timed. Outputs go to runs/demo/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
@@ -32,3 +32,4 @@ stage_end
 echo "demo: metrics $demo/eval/metrics.json (blind baseline:" \
      "$("$root/.venv/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['blind_open_accuracy'])" "$demo/eval/metrics.json"));" \
      "loss curves $demo/stage1/loss_curve.png, $demo/stage2/loss_curve.png; PEFT adapter and projector in $demo/stage2/final/"
+echo "demo: report $demo/eval/report.html (and report.md)"

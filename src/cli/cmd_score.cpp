@@ -18,7 +18,9 @@ namespace {
 
 using nlohmann::ordered_json;
 
+// null: no item of the group has options (the multiple-choice scores skip such items).
 std::string percent(const ordered_json& fraction) {
+  if (fraction.is_null()) return "     -";
   char buf[16];
   std::snprintf(buf, sizeof buf, "%6.2f", 100.0 * fraction.get<double>());
   return buf;

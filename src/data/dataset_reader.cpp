@@ -50,6 +50,24 @@ std::string optional_string(const json& item, const char* key, const std::string
   return required_string(item, key, where);
 }
 
+// A JSONL item's options: an "options" list, or OmniMedVQA's option_A..D; none is fine.
+std::vector<std::string> read_options(const json& item, const std::string& where) {
+  std::vector<std::string> options;
+  if (item.contains("options") && !item["options"].is_null()) {
+    const json& list = item["options"];
+    MEDVQA_CHECK(list.is_array(), where, ": field \"options\" must be a list of strings, got ", list.dump());
+    for (const json& o : list) {
+      MEDVQA_CHECK(o.is_string() && !o.get<std::string>().empty(), where,
+                   ": field \"options\" must be a list of non-empty strings, got ", o.dump());
+      options.push_back(o.get<std::string>());
+    }
+    return options;
+  }
+  for (const char* key : {"option_A", "option_B", "option_C", "option_D"})
+    if (item.contains(key) && !item[key].is_null()) options.push_back(required_string(item, key, where));
+  return options;
+}
+
 void check_image(const VqaItem& item, const ReadOptions& options) {
   if (!options.check_images) return;
   std::error_code ec;
@@ -143,9 +161,13 @@ std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions
       item.question = required_string(j, "question", where);
       item.gt_answer = required_string(j, "answer", where);
       item.question_id = optional_string(j, "question_id", std::to_string(n), where);
-      item.dataset = optional_string(j, "dataset", "jsonl", where);
+      // Breakdown keys a plain file may lack: its own name as the dataset, "unknown" otherwise.
+      item.dataset = optional_string(j, "dataset", fs::path(path).stem().string(), where);
       item.modality_type = optional_string(j, "modality_type", "unknown", where);
       item.question_type = optional_string(j, "question_type", "unknown", where);
+      item.options = read_options(j, where);
+      MEDVQA_CHECK(item.options.empty() || std::find(item.options.begin(), item.options.end(), item.gt_answer) != item.options.end(),
+                   where, ": answer \"", item.gt_answer, "\" is not one of the options");
       item.image = (base / item.image_path).lexically_normal().string();
       check_image(item, options);
       items.push_back(std::move(item));

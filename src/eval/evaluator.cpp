@@ -5,8 +5,11 @@
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
+#include "medvqa/core/progress.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/eval/metrics.h"
+#include "medvqa/eval/prefix_score.h"
+#include "medvqa/eval/report.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/models/generation.h"
@@ -20,19 +23,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Greedy answers to every item, `batch` prompts at a time; blind zeroes the image features.
-std::vector<std::string> answer_all(VqaModel& model, const Tokenizer& tokenizer, const std::vector<Sample>& samples,
-                                    const std::vector<VqaItem>& items, const Config& config,
-                                    const std::vector<int64_t>& eos_ids, bool blind) {
+// What one pass over the items produced, in item order.
+struct Answers {
+  std::vector<std::string> text;
+  std::vector<std::vector<double>> prefix_losses;  // per option; empty for items without options
+};
+
+// One pass in batches of eval.batch_size items: the images are encoded once per batch and serve
+// the greedy answers and (with_prefix) the prefix score of every option. blind zeroes the features.
+Answers answer_all(VqaModel& model, const Tokenizer& tokenizer, const std::vector<Sample>& samples,
+                   const std::vector<VqaItem>& items, const Config& config, const std::vector<int64_t>& eos_ids,
+                   bool blind, bool with_prefix) {
   torch::NoGradGuard no_grad;
   model->eval();
+  const auto device = model->llm->model->embed_tokens->weight.device();
   vision::PreprocessOptions pre = vision::read_preprocess_options(config.model.vision);
   pre.resize_mode = vision::parse_resize_mode(config.data.image_mode);
   GenerationOptions go;
   go.max_new_tokens = config.eval.max_new_tokens;
   go.eos_ids = eos_ids;
   go.pad_id = config.model.pad_token_id;
-  std::vector<std::string> answers;
+  const int64_t prefix_image_tokens = config.eval.prefix_image ? model->image_tokens() : 0;
+  Answers out;
+  Progress progress(blind ? "eval: blind baseline" : with_prefix ? "eval: answers + prefix score" : "eval: answers",
+                    samples.size());
   size_t n = samples.size(), step = static_cast<size_t>(config.eval.batch_size);
   for (size_t start = 0; start < n; start += step) {
     size_t end = std::min(n, start + step);
@@ -45,31 +59,55 @@ std::vector<std::string> answer_all(VqaModel& model, const Tokenizer& tokenizer,
     auto pixels_list = vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers));
     std::vector<at::Tensor> pixels;
     for (auto& p : pixels_list) pixels.push_back(torch::from_blob(p.data.data(), {p.channels, p.height, p.width}).clone());
-    at::Tensor batch_pixels = torch::stack(pixels);  // [B, 3, H, W]
-    go.prefill_embed = [&](const at::Tensor& ids) { return model->embed(ids, batch_pixels.to(ids.device()), blind); };
+    at::Tensor features = model->image_features(torch::stack(pixels).to(device), blind);  // [B, N, hidden]
+    go.prefill_embed = [&](const at::Tensor& ids) { return model->embed_features(ids, features); };
     GenerationResult r = generate(model->llm, prompts, go);
     for (auto& ids : r.ids) {
       while (!ids.empty() && std::find(eos_ids.begin(), eos_ids.end(), ids.back()) != eos_ids.end()) ids.pop_back();
-      answers.push_back(replace_invalid_utf8(tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end()))));
+      out.text.push_back(replace_invalid_utf8(tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end()))));
     }
-    log_info("eval: ", blind ? "blind " : "", end, "/", n, " answered");
+    if (with_prefix) {
+      std::vector<PrefixSequence> sequences;
+      for (size_t i = start; i < end; ++i) {
+        auto s = prefix_sequences(tokenizer, items[i].question, items[i].options, config.model.image_token_id,
+                                  prefix_image_tokens, i - start);
+        sequences.insert(sequences.end(), s.begin(), s.end());
+      }
+      std::vector<double> losses = option_losses(model, sequences, prefix_image_tokens > 0 ? features : at::Tensor(),
+                                                 config.model.pad_token_id, config.eval.batch_size);
+      size_t next = 0;
+      for (size_t i = start; i < end; ++i) {
+        out.prefix_losses.emplace_back(losses.begin() + static_cast<std::ptrdiff_t>(next),
+                                       losses.begin() + static_cast<std::ptrdiff_t>(next + items[i].options.size()));
+        next += items[i].options.size();
+      }
+    }
+    progress.advance(end - start);
   }
-  return answers;
+  progress.finish();
+  return out;
 }
 
-std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const std::vector<std::string>& answers,
-                                 nlohmann::ordered_json* lines) {
+// Every item scored; `lines` (optional) receives the predictions.jsonl objects.
+std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answers& answers, nlohmann::ordered_json* lines) {
   std::vector<ItemScore> scores;
   for (size_t i = 0; i < items.size(); ++i) {
     const VqaItem& it = items[i];
     Prediction p{it.question_id, it.dataset, it.modality_type, it.question_type, it.question, it.gt_answer, it.options,
-                 answers[i]};
-    scores.push_back(score_item(p));
-    if (lines)
-      lines->push_back({{"question_id", p.question_id}, {"dataset", p.dataset}, {"modality_type", p.modality_type},
-                        {"question_type", p.question_type}, {"question", p.question}, {"gt_answer", p.gt_answer},
-                        {"options", p.options}, {"prediction", p.prediction}, {"image", it.image},
-                        {"open_correct", scores.back().open_correct}});
+                 answers.text[i]};
+    ItemScore s = score_item(p);
+    nlohmann::ordered_json line = {{"question_id", p.question_id}, {"dataset", p.dataset}, {"modality_type", p.modality_type},
+                                   {"question_type", p.question_type}, {"question", p.question}, {"gt_answer", p.gt_answer},
+                                   {"options", p.options}, {"prediction", p.prediction}, {"image", it.image},
+                                   {"open_correct", s.open_correct}};
+    if (!answers.prefix_losses.empty() && !it.options.empty()) {
+      const int choice = prefix_choice(answers.prefix_losses[i]);
+      s.prefix_correct = it.options[static_cast<size_t>(choice)] == it.gt_answer;
+      line["prefix_losses"] = answers.prefix_losses[i];
+      line["prefix_choice"] = choice;
+    }
+    scores.push_back(std::move(s));
+    if (lines) lines->push_back(std::move(line));
   }
   return scores;
 }
@@ -87,13 +125,14 @@ nlohmann::ordered_json evaluate(const Config& config) {
   PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
   std::vector<VqaItem> items;
   auto samples = build_samples(*tokenizer, load_items(config.data, config.eval.split), prompt, config.data, false, items);
-  log_info("eval: ", items.size(), " items of the ", config.eval.split, " split");
+  const std::string what = config.data.format == "jsonl" ? config.data.root : "the " + config.eval.split + " split";
+  log_info("eval: ", items.size(), " items of ", what);
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
-  auto answers = answer_all(model, *tokenizer, samples, items, config, eos, false);
-  nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines));
+  Answers answers = answer_all(model, *tokenizer, samples, items, config, eos, false, config.eval.prefix_score);
+  nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines), config.eval.prefix_score);
   if (config.eval.blind) {
-    auto blind = score_all(items, answer_all(model, *tokenizer, samples, items, config, eos, true), nullptr);
+    auto blind = score_all(items, answer_all(model, *tokenizer, samples, items, config, eos, true, false), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);
@@ -101,9 +140,18 @@ nlohmann::ordered_json evaluate(const Config& config) {
   for (const auto& l : lines) text += l.dump() + "\n";
   write_file_atomic((out / "predictions.jsonl").string(), text);
   write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
-  log_info("eval: open-ended accuracy ", metrics["open_accuracy"].get<double>(), " on ", items.size(), " items; ",
-           (out / "metrics.json").string());
+  ReportOptions report;
+  report.title = "medvqa evaluation: " + what;
+  report.run = {{"data", config.data.root},
+                {"vision tower", config.model.vision},
+                {"LLM", config.model.llm},
+                {"projector", config.model.projector_weights.empty() ? "(fresh)" : config.model.projector_weights},
+                {"adapter", config.model.adapter.empty() ? "(none)" : config.model.adapter}};
+  report.examples = static_cast<size_t>(config.eval.report_examples);
+  const std::string html = write_report(out.string(), metrics, lines, report);
   double acc = metrics["open_accuracy"].get<double>();
+  log_info("eval: open-ended accuracy ", acc, " on ", items.size(), " items; ", (out / "metrics.json").string(),
+           ", report ", html);
   MEDVQA_CHECK(acc >= config.eval.floor, "eval: open-ended accuracy ", acc, " is below eval.floor=", config.eval.floor);
   return metrics;
 }

@@ -72,6 +72,7 @@ ItemScore score_item(const Prediction& p) {
   s.token_f1 = f1_of(prediction, gt);
   s.normalized_prediction = join_tokens(prediction);
   s.normalized_gt = join_tokens(gt);
+  s.has_options = !p.options.empty();
   s.qa = qa_choice(p.options, p.prediction);
   s.qa_correct = s.qa.index >= 0 && p.options[static_cast<size_t>(s.qa.index)] == p.gt_answer;
   return s;

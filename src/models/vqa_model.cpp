@@ -48,6 +48,10 @@ at::Tensor VqaModelImpl::image_features(const at::Tensor& pixels, bool blind) {
 }
 
 at::Tensor VqaModelImpl::embed(const at::Tensor& input_ids, const at::Tensor& pixels, bool blind) {
+  return embed_features(input_ids, image_features(pixels, blind));
+}
+
+at::Tensor VqaModelImpl::embed_features(const at::Tensor& input_ids, const at::Tensor& features) {
   at::Tensor mask = input_ids == options_.image_token_id;  // [B, T]
   at::Tensor per_row = mask.sum(1);
   int64_t n = image_tokens();
@@ -55,8 +59,7 @@ at::Tensor VqaModelImpl::embed(const at::Tensor& input_ids, const at::Tensor& pi
                options_.image_token_id, ") for this vision tower and feature selection; found ",
                per_row.min().item<int64_t>(), "..", per_row.max().item<int64_t>());
   at::Tensor embeds = llm->embed(input_ids);  // [B, T, hidden]
-  at::Tensor features = image_features(pixels, blind).to(embeds.scalar_type());
-  return embeds.masked_scatter(mask.unsqueeze(-1), features);
+  return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));
 }
 
 LossSum VqaModelImpl::loss(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,

@@ -19,8 +19,8 @@
 #include "medvqa/models/registry.h"
 #include "medvqa/text/tokenizer.h"
 #include "medvqa/train/checkpoint.h"
-#include "medvqa/train/loss_curve.h"
 #include "medvqa/train/schedule.h"
+#include "medvqa/vision/figure.h"
 #include "medvqa/vision/transform.h"
 
 namespace medvqa {
@@ -28,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using vision::Curve;
 
 std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
@@ -211,8 +212,8 @@ TrainSummary train(const Config& config) {
     int sig = g_stop_signal.load();
     if ((tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig) {
       std::string path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);
-      write_loss_curve((fs::path(tc.out_dir) / "loss_curve.png").string(), train_curve, val_curve,
-                       "medvqa " + tc.stage + ": loss per optimizer step");
+      write_file_atomic((fs::path(tc.out_dir) / "loss_curve.png").string(),
+                        vision::loss_curve_png(train_curve, val_curve, "medvqa " + tc.stage + ": loss per optimizer step"));
       if (sig) {
         log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
         std::exit(128 + sig);

@@ -17,6 +17,7 @@ ItemScore item(const char* modality, const char* qtype, const char* dataset, boo
   s.open_correct = open;
   s.lenient_correct = lenient;
   s.token_f1 = f1;
+  s.has_options = true;
   s.qa_correct = qa;
   return s;
 }
@@ -51,6 +52,25 @@ TEST(Metrics, AggregatesMicroMacroAndBreakdowns) {
   EXPECT_EQ(keys, (std::vector<std::string>{"n", "open_accuracy", "lenient_accuracy", "token_f1", "qa_score",
                                             "open_accuracy_ci95", "macro_open_accuracy", "by_modality",
                                             "by_question_type", "by_dataset"}));
+}
+
+TEST(Metrics, MultipleChoiceScoresCoverItemsWithOptionsOnly) {
+  std::vector<ItemScore> items{item("CT", "Q", "A", true, true, 1.0, true), item("CT", "Q", "A", false, false, 0.0, false),
+                               item("MRI", "Q", "B", true, true, 1.0, false)};
+  items[0].prefix_correct = true;
+  items[1].prefix_correct = true;
+  items[2].has_options = false;  // a JSONL item without options: neither choice score sees it
+  auto m = compute_metrics(items, true);
+  EXPECT_DOUBLE_EQ(m["qa_score"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(m["prefix_score"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(m["open_accuracy"].get<double>(), 2.0 / 3.0);
+  EXPECT_TRUE(m["by_modality"]["MRI"]["qa_score"].is_null());
+  EXPECT_TRUE(m["by_modality"]["MRI"]["prefix_score"].is_null());
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : m["by_dataset"]["A"].items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"n", "open_accuracy", "lenient_accuracy", "token_f1", "qa_score",
+                                            "prefix_score"}));
+  EXPECT_FALSE(compute_metrics(items).contains("prefix_score"));  // `medvqa score`: text scorers only
 }
 
 TEST(Metrics, BootstrapFollowsTheDocumentedRule) {

@@ -33,6 +33,14 @@ def run(medvqa_bin):
     return _run
 
 
+def write_demo(root, medvqa_bin, images_per_modality):
+    """The demo's synthetic OmniMedVQA-layout data (root/data) and random-init towers (root/towers)."""
+    for args in (["demo-data", "--out", root / "data", "--images-per-modality", str(images_per_modality)],
+                 ["demo-towers", "--out", root / "towers", "--tokenizer", TOKENIZER_MODEL]):
+        subprocess.run([str(medvqa_bin), *map(str, args)], check=True, capture_output=True)
+    return root
+
+
 def assert_user_error(proc, *fragments):
     """A user error: exit code 1, one 'error: ...' message naming every fragment, no crash."""
     assert proc.returncode == 1, f"expected exit 1, got {proc.returncode}\nstderr: {proc.stderr}"

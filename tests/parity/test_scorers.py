@@ -86,21 +86,24 @@ def mean(values):
     return total / len(values)
 
 
-def group(scores):
+def group(scores, items):
+    # The multiple-choice score averages the items with options only; None (null) if there are none.
+    choice = [float(s["qa_correct"]) for s, it in zip(scores, items) if it["options"]]
     return {"n": len(scores), "open_accuracy": mean([float(s["open_correct"]) for s in scores]),
             "lenient_accuracy": mean([float(s["lenient_correct"]) for s in scores]),
             "token_f1": mean([s["token_f1"] for s in scores]),
-            "qa_score": mean([float(s["qa_correct"]) for s in scores])}
+            "qa_score": mean(choice) if choice else None}
 
 
 def reference_metrics(items):
     scores = [score_item(it) for it in items]
-    m = group(scores)
+    m = group(scores, items)
     m["open_accuracy_ci95"] = bootstrap_ci95([int(s["open_correct"]) for s in scores])
 
     def breakdown(key):
         names = sorted({it[key] for it in items})  # code point order
-        return {name: group([s for s, it in zip(scores, items) if it[key] == name]) for name in names}
+        members = {name: [(s, it) for s, it in zip(scores, items) if it[key] == name] for name in names}
+        return {name: group([s for s, _ in m], [it for _, it in m]) for name, m in members.items()}
 
     by_modality = breakdown("modality_type")
     m["macro_open_accuracy"] = mean([g["open_accuracy"] for g in by_modality.values()])

@@ -9,19 +9,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, assert_user_error
+from conftest import assert_user_error, write_demo
 
 STEPS = 6
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, medvqa_bin):
-    import subprocess
-    root = tmp_path_factory.mktemp("demo")
-    for args in (["demo-data", "--out", root / "data", "--images-per-modality", "12"],
-                 ["demo-towers", "--out", root / "towers", "--tokenizer", ROOT / "third_party/llama3/tokenizer.model"]):
-        subprocess.run([str(medvqa_bin), *map(str, args)], check=True, capture_output=True)
-    return root
+    return write_demo(tmp_path_factory.mktemp("demo"), medvqa_bin, 12)
 
 
 def write_config(demo, name, stage, out, **train):

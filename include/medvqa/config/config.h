@@ -145,15 +145,21 @@ struct EvalConfig {
   int64_t batch_size = 8;
   int64_t max_new_tokens = 32;
   bool blind = true;
+  bool prefix_score = true;
+  bool prefix_image = true;
+  int64_t report_examples = 8;
   double floor = 0.0;
 
   template <class V>
   void visit(V& v) {
-    v.field("split", split, config::one_of({"train", "val", "test", "all"}, "manifest split to evaluate"));
+    v.field("split", split, config::one_of({"train", "val", "test", "all"}, "manifest split to evaluate (JSONL data: every split is the whole file)"));
     v.field("out_dir", out_dir, config::path("where predictions.jsonl, metrics.json and the reports go"));
     v.field("batch_size", batch_size, config::range(1, 1e6, "prompts generated together"));
     v.field("max_new_tokens", max_new_tokens, config::range(1, 1e6, "generation length cap"));
     v.field("blind", blind, config::doc("also run the blind baseline (image features zeroed)"));
+    v.field("prefix_score", prefix_score, config::doc("also compute OmniMedVQA's prefix-based score (one forward per option of each item with options)"));
+    v.field("prefix_image", prefix_image, config::doc("the prefix score sees the image (features before the text); false = text only, as OmniMedVQA's LLaVA script"));
+    v.field("report_examples", report_examples, config::range(0, 1000, "example images in report.md / report.html, half right, half wrong"));
     v.field("floor", floor, config::range(0, 1, "fail when open-ended accuracy is below this"));
   }
 };

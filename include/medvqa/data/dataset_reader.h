@@ -18,6 +18,9 @@ struct ReadOptions {
 };
 
 std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions& options);
+// One object per line: image (relative to the file's folder), question, answer; optional
+// question_id (default: the line number), dataset (default: the file's stem), modality_type and
+// question_type (default "unknown"), and options (a list, or option_A..D) holding the answer.
 std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions& options);
 
 }  // namespace medvqa

@@ -11,7 +11,7 @@ struct VqaItem {
   std::string question_id, dataset, question_type, question, gt_answer, modality_type;
   std::string image_path;            // as written in the item (relative to the dataset root)
   std::string image;                 // resolved absolute path
-  std::vector<std::string> options;  // option_A..D in order, missing ones skipped (empty for JSONL data)
+  std::vector<std::string> options;  // option_A..D in order, missing ones skipped (JSONL: may be empty)
   std::string source;                // "file.json item 12" / "file.jsonl line 3"
 };
 

@@ -19,10 +19,12 @@ constexpr uint32_t kBootstrapSeed = 0;
 std::array<double, 2> bootstrap_ci95(const std::vector<bool>& correct, int resamples = kBootstrapResamples,
                                      uint32_t seed = kBootstrapSeed);
 
-// {"n", "open_accuracy", "lenient_accuracy", "token_f1", "qa_score", "open_accuracy_ci95",
-//  "macro_open_accuracy", "by_modality", "by_question_type", "by_dataset"}, in that order; each
-// breakdown maps a name (sorted by code point) to {"n", "open_accuracy", ..., "qa_score"}.
+// {"n", "open_accuracy", "lenient_accuracy", "token_f1", "qa_score", ["prefix_score",]
+//  "open_accuracy_ci95", "macro_open_accuracy", "by_modality", "by_question_type", "by_dataset"},
+// in that order; each breakdown maps a name (sorted by code point) to {"n", "open_accuracy", ...,
+// "qa_score"[, "prefix_score"]}. The multiple-choice scores average the items with options only
+// (null where there are none): the prefix score averages the items with prefix_correct set.
 // items must not be empty.
-nlohmann::ordered_json compute_metrics(const std::vector<ItemScore>& items);
+nlohmann::ordered_json compute_metrics(const std::vector<ItemScore>& items, bool with_prefix = false);
 
 }  // namespace medvqa

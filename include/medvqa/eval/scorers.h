@@ -3,6 +3,7 @@
 // prefix-based score (it needs the model: the evaluator), not the aggregation (metrics.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +34,10 @@ struct ItemScore {
   bool open_correct = false;
   bool lenient_correct = false;
   double token_f1 = 0.0;
+  bool has_options = false;  // the multiple-choice scores cover only items with options
   QaChoice qa;
   bool qa_correct = false;  // the chosen option's text equals gt_answer
+  std::optional<bool> prefix_correct;  // set by the evaluator (prefix_score.h) for items with options
 };
 ItemScore score_item(const Prediction& p);
 

@@ -43,6 +43,9 @@ class VqaModelImpl : public torch::nn::Module {
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
   // ids [B, T] with N placeholders per row -> inputs_embeds [B, T, hidden].
   at::Tensor embed(const at::Tensor& input_ids, const at::Tensor& pixels, bool blind = false);
+  // The same with the features already computed ([B, N, hidden], e.g. one image's features
+  // repeated for several prompts about it).
+  at::Tensor embed_features(const at::Tensor& input_ids, const at::Tensor& features);
   // Shifted next-token cross-entropy summed over the label tokens (labels -100 elsewhere); the LM
   // head runs only at positions whose next token is a label.
   LossSum loss(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,

@@ -1,0 +1,29 @@
+// The human-readable evaluation report written beside metrics.json: report.md and report.html
+// (headline numbers with the CI95 and the blind baseline, the paper-style table of modality rows
+// by metric columns, the per-modality accuracy bar chart, example images with question, answer
+// and prediction marked right or wrong, like the paper's Figure 4). Pictures go to report/.
+// Not the numbers themselves (metrics.h).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace medvqa {
+
+struct ReportOptions {
+  std::string title = "medvqa evaluation";
+  std::vector<std::pair<std::string, std::string>> run;  // (what, value) lines: model, data, split
+  size_t examples = 8;     // half right, half wrong where there are enough of each
+  int thumbnail_side = 192;
+};
+
+// metrics: metrics.json's object; predictions: predictions.jsonl's lines (question, gt_answer,
+// prediction, image, modality_type, open_correct). Writes <dir>/report.md, <dir>/report.html and
+// <dir>/report/*.png, each atomically; returns the path of report.html.
+std::string write_report(const std::string& dir, const nlohmann::ordered_json& metrics,
+                         const nlohmann::ordered_json& predictions, const ReportOptions& options);
+
+}  // namespace medvqa

@@ -1,0 +1,35 @@
+// The progress line's text: counts, percentage, rate and ETA, and what is left out early on.
+#include <gtest/gtest.h>
+
+#include "medvqa/core/progress.h"
+
+namespace medvqa {
+namespace {
+
+TEST(FormatProgress, CountsRateAndEta) {
+  EXPECT_EQ(format_progress("eval:", 120, 400, 10.0), "eval: 120/400 items (30%) 12 items/s, ETA 23s");
+  EXPECT_EQ(format_progress("eval:", 10, 4000, 5.0), "eval: 10/4000 items (0%) 2 items/s, ETA 33m15s");
+  EXPECT_EQ(format_progress("eval:", 1, 10000, 1.0), "eval: 1/10000 items (0%) 1 items/s, ETA 2h46m");
+}
+
+TEST(FormatProgress, FinishedShowsTheTotalTime) {
+  EXPECT_EQ(format_progress("eval: blind", 400, 400, 80.0), "eval: blind 400/400 items (100%) 5 items/s, 1m20s");
+}
+
+TEST(FormatProgress, NoRateBeforeAnythingIsMeasured) {
+  EXPECT_EQ(format_progress("eval:", 0, 400, 3.0), "eval: 0/400 items (0%)");
+  EXPECT_EQ(format_progress("eval:", 8, 400, 0.1), "eval: 8/400 items (2%)");
+  EXPECT_EQ(format_progress("eval:", 0, 0, 0.0), "eval: 0/0 items (100%)");
+}
+
+TEST(Progress, CountsToTheEndWithoutATerminal) {
+  // ctest's stderr is not a terminal: lines go through the log; the object must simply work.
+  Progress p("test:", 3, 0.0);
+  p.advance();
+  p.advance(2);
+  p.finish();
+  p.finish();  // once only
+}
+
+}  // namespace
+}  // namespace medvqa
