@@ -25,10 +25,11 @@ def demo(tmp_path_factory, medvqa_bin):
     return make_demo(medvqa_bin, tmp_path_factory.mktemp("interrupt"))
 
 
-def config(demo, name):
+def config(demo, name, save_every=1):
     return write_config(demo / f"{name}.json", demo / "towers", demo / "data", "lora", demo / name,
                         model={"feature_layer": -1, "lora": LORA},
-                        train={"max_steps": STEPS, "batch_size": 2, "lr": 1e-3, "save_every": 1, "keep_last": 2})
+                        train={"max_steps": STEPS, "batch_size": 2, "lr": 1e-3, "save_every": save_every,
+                               "keep_last": 2})
 
 
 def final_weights(run_dir):
@@ -86,12 +87,12 @@ def test_sigkill_then_resume_auto_matches_an_uninterrupted_run(demo, run, medvqa
 
 
 def test_sigterm_writes_a_checkpoint_exits_143_and_resumes_exactly(demo, run, medvqa_bin, straight):
-    cfg, run_dir = config(demo, "terminated"), demo / "terminated"
-    code, stderr = interrupt(medvqa_bin, cfg, run_dir, signal.SIGTERM)
+    # Checkpoints every 5 steps: the signal arrives after step 5's, so step 6's can only be the signal's.
+    cfg, run_dir = config(demo, "terminated", save_every=5), demo / "terminated"
+    code, stderr = interrupt(medvqa_bin, cfg, run_dir, signal.SIGTERM, after_step=5)
     assert code == 128 + signal.SIGTERM, stderr
     assert "signal 15" in stderr and "resume with train.resume=auto" in stderr
-    newest = sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1]
-    assert not newest.endswith(".tmp")
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step_000000005", "step_000000006"]
     assert_same_weights(resume(run, cfg, run_dir), straight)
 
 
