@@ -137,7 +137,7 @@ def main():
     args = parser.parse_args()
     if args.peer:
         return peer(args)
-    machine = json.loads(args.peak_json.read_text()) if args.peak_json else peak(args.threads)
+    machine = json.loads(args.peak_json.read_text()) if args.peak_json else peak(args.threads, dtypes=("fp32",))
     total = args.warmup + args.steps
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
