@@ -100,13 +100,15 @@ def test_overfits_a_handful_of_items(demo, run, tmp_path):
     qa = []
     for f in sorted((demo / "data/QA_information/Open-access").glob("*.json")):
         qa += json.loads(f.read_text())
-    chosen = {}
+    chosen, images = {}, set()
     for item in qa:  # one question per image, distinct answers
-        if item["image_path"] not in {c["image"] for c in chosen.values()} and item["gt_answer"] not in chosen:
+        if item["image_path"] not in images and item["gt_answer"] not in chosen:
+            images.add(item["image_path"])
             chosen[item["gt_answer"]] = {"image": str(demo / "data" / item["image_path"]), "question": item["question"],
                                          "answer": item["gt_answer"]}
         if len(chosen) == OVERFIT_ITEMS:
             break
+    assert len(chosen) == OVERFIT_ITEMS
     data = tmp_path / "few.jsonl"
     data.write_text("".join(json.dumps(c) + "\n" for c in chosen.values()))
     cfg = write_config(tmp_path / "overfit.json", demo / "towers", data, "lora", tmp_path / "run",
