@@ -53,19 +53,20 @@ def straight(demo, medvqa_bin):
 
 
 def interrupt(medvqa_bin, cfg, run_dir, sig, after_step=1, timeout=300):
-    """Starts a run, waits for its checkpoint of `after_step`, sends `sig`; returns the exit status."""
-    proc = subprocess.Popen([str(medvqa_bin), "train", "-c", str(cfg)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    checkpoint = run_dir / f"checkpoints/step_{after_step:09d}"
-    deadline = time.monotonic() + timeout
-    while not checkpoint.is_dir():
-        assert proc.poll() is None, f"the run ended before its checkpoint {checkpoint}:\n{proc.stderr.read()}"
-        assert time.monotonic() < deadline, "no checkpoint in time"
-        time.sleep(0.005)
-    proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=timeout)
+    """Starts a run, waits for its checkpoint of `after_step`, sends `sig`: (exit status, stderr)."""
+    log = run_dir.parent / f"{run_dir.name}.log"  # a file, not a pipe nobody drains while polling
+    with log.open("w") as err:
+        proc = subprocess.Popen([str(medvqa_bin), "train", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=err)
+        checkpoint = run_dir / f"checkpoints/step_{after_step:09d}"
+        deadline = time.monotonic() + timeout
+        while not checkpoint.is_dir():
+            assert proc.poll() is None, f"the run ended before its checkpoint {checkpoint}:\n{log.read_text()}"
+            assert time.monotonic() < deadline, "no checkpoint in time"
+            time.sleep(0.005)
+        proc.send_signal(sig)
+        proc.wait(timeout=timeout)
     assert not (run_dir / "final").exists(), "the run finished before the signal: nothing was interrupted"
-    return proc.returncode, stderr
+    return proc.returncode, log.read_text()
 
 
 def resume(run, cfg, run_dir):
