@@ -4,6 +4,8 @@ r/alpha/targets and initial weights), on the same batch (input ids, labels, mask
 back from `medvqa grad-check`, so the inputs are identical): the loss and every projector and LoRA
 gradient agree, for stage 1 (align) and stage 2 (lora, fresh and after training). A trained
 adapter loaded by PEFT gives medvqa's logits (`medvqa generate --adapter --dump-logits`)."""
+import subprocess
+
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
@@ -107,7 +109,6 @@ def test_stage2_lora_step_matches_peft(demo, run):
 @pytest.fixture(scope="module")
 def trained(demo, medvqa_bin):
     """A short stage-2 run: final/adapter (B no longer zero, so A has gradients) and the projector."""
-    import subprocess
     cfg = write_config(demo / "trained.json", demo / "towers", demo / "data", "lora", demo / "trained",
                        model={"feature_layer": -1, "lora": LORA},
                        train={"batch_size": BATCH, "max_steps": 3, "lr": 1e-2, "projector_lr": 1e-3, "save_every": 0})
