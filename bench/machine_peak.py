@@ -19,12 +19,15 @@ def best_of(fn, repeats=5, warmup=True):
     return best
 
 
-def peak(threads=None):
+def peak(threads=None, dtypes=("fp32", "bf16")):
+    """GEMM GFLOP/s of each of dtypes (bf16 takes minutes on CPUs without bf16 units) and copy GB/s."""
     if threads:
         torch.set_num_threads(threads)
     out = {"threads": torch.get_num_threads()}
     n = 2048
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        if name not in dtypes:
+            continue
         a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         out[f"gemm_gflops_{name}"] = 2 * n**3 / best_of(lambda: torch.matmul(a, b)) / 1e9
     src = torch.empty(128 * 1024 * 1024, dtype=torch.float32).fill_(1.0)

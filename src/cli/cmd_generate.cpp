@@ -1,7 +1,8 @@
 // medvqa generate --model DIR (--prompt TEXT | --ids 1,2,3) [--chat] [--max-new-tokens N] [--greedy |
 // --temperature T --top-p P --top-k K --seed S] [--dtype D] [--device D] [--threads N] [--json]
-// [--dump-logits FILE] [--tokenizer PATH] [--padding left|right] [--ignore-eos] [--warmup]: continue
-// prompts with a LLaMA model. Repeating --prompt or --ids makes a batch.
+// [--dump-logits FILE] [--tokenizer PATH] [--padding left|right] [--ignore-eos] [--warmup] [--adapter DIR]:
+// continue prompts with a LLaMA model, optionally with a PEFT LoRA adapter. Repeating --prompt or --ids
+// makes a batch.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/models/generation.h"
 #include "medvqa/models/llama_loader.h"
+#include "medvqa/models/peft_adapter.h"
 #include "medvqa/text/chat_template.h"
 #include "medvqa/text/stream_decoder.h"
 #include "medvqa/text/tokenizer.h"
@@ -44,6 +46,7 @@ struct GenerateArgs {
   std::string padding = "left";
   bool ignore_eos = false;
   bool warmup = false;
+  std::string adapter;
 };
 
 std::vector<int64_t> parse_ids(const std::string& text) {
@@ -123,6 +126,10 @@ void run_generate(const GenerateArgs& a) {
 
   auto start = std::chrono::steady_clock::now();
   LoadedLlama loaded = load_llama(a.model, device, dtype);
+  if (!a.adapter.empty()) {
+    add_lora(*loaded.model, read_peft_config(a.adapter));
+    load_peft_adapter(*loaded.model, a.adapter);
+  }
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t vocab = loaded.model->options().vocab_size;
   for (size_t b = 0; b < prompts.size(); ++b)
@@ -230,6 +237,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--padding", a->padding, "padding side of a batch: left (default) or right");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "always generate --max-new-tokens tokens (benchmarks)");
   cmd->add_flag("--warmup", a->warmup, "run the prompts once untimed before the timed run (benchmarks)");
+  cmd->add_option("--adapter", a->adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)");
   cmd->callback([a] { run_generate(*a); });
 }
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   medvqa::cli::add_demo_data(app);
   medvqa::cli::add_demo_towers(app);
   medvqa::cli::add_train(app);
+  medvqa::cli::add_grad_check(app);
   medvqa::cli::add_eval(app);
   medvqa::cli::add_score(app);
   medvqa::cli::add_tokenize(app);

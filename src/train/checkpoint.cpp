@@ -21,8 +21,11 @@ std::vector<fs::path> checkpoints(const std::string& run_dir) {
   std::vector<fs::path> out;
   fs::path dir = fs::path(run_dir) / "checkpoints";
   if (!fs::is_directory(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_directory() && e.path().filename().string().rfind("step_", 0) == 0) out.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    // step_N.tmp is a checkpoint still being written, or one a kill -9 interrupted: never resumable.
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && name.rfind("step_", 0) == 0 && e.path().extension() != ".tmp") out.push_back(e.path());
+  }
   std::sort(out.begin(), out.end());  // zero-padded step numbers sort in order
   return out;
 }

@@ -12,6 +12,7 @@ void add_convert(CLI::App& app);
 void add_demo_data(CLI::App& app);
 void add_demo_towers(CLI::App& app);
 void add_train(CLI::App& app);
+void add_grad_check(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_score(CLI::App& app);
 void add_tokenize(CLI::App& app);

@@ -1,0 +1,81 @@
+// medvqa grad-check -c CFG [key=value ...] --out FILE.safetensors: the loss and gradients of one
+// training step of the config's stage on the first train.batch_size items of the training split,
+// with no optimizer step. The parity oracle (tests/parity/test_train_step_parity.py) replays the
+// same batch in PyTorch: the file holds the batch, the trainable weights and their gradients.
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "medvqa/cli/commands.h"
+#include "medvqa/config/loader.h"
+#include "medvqa/core/device.h"
+#include "medvqa/core/error.h"
+#include "medvqa/data/batch.h"
+#include "medvqa/data/dataset.h"
+#include "medvqa/io/safetensors.h"
+#include "medvqa/models/registry.h"
+#include "medvqa/text/tokenizer.h"
+#include "medvqa/vision/batch.h"
+
+namespace medvqa::cli {
+namespace {
+
+void run_grad_check(const Config& config, const std::string& out) {
+  MEDVQA_CHECK(config.train.stage == "align" || config.train.stage == "lora", "train.stage: expected align or lora, got '",
+               config.train.stage, "'");
+  // The trainer's order: threads, seed, then the model (a fresh LoRA's A draws from the seed).
+  set_threads(static_cast<int>(config.model.threads));
+  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
+  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  BuiltModel built = build_model(config.model, config.train.stage);
+  VqaModel model = built.model;
+
+  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  std::vector<VqaItem> kept;
+  std::vector<Sample> samples = build_samples(*tokenizer, load_items(config.data, "train"), prompt, config.data, true, kept);
+  MEDVQA_CHECK(!samples.empty(), "grad-check: the training split of ", config.data.root, " has no usable item");
+  samples.resize(std::min<size_t>(samples.size(), static_cast<size_t>(config.train.batch_size)));
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < samples.size(); ++i) paths.push_back(kept[i].image);
+  vision::PreprocessOptions pre = vision::read_preprocess_options(config.model.vision);
+  pre.resize_mode = vision::parse_resize_mode(config.data.image_mode);
+  Batch b = collate(samples, vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers)),
+                    config.model.pad_token_id);
+
+  // The trainer's step with one micro-batch: summed token loss over the step's label count.
+  model->train();
+  model->vision->eval();
+  const c10::Device device = built.device;
+  LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+  at::Tensor loss = l.sum / static_cast<double>(std::max<int64_t>(1, l.tokens));
+  loss.backward();
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors{
+      {"batch.input_ids", b.input_ids}, {"batch.labels", b.labels}, {"batch.attention_mask", b.attention_mask},
+      {"batch.pixels", b.pixels},       {"loss", loss.detach().cpu()}};
+  for (const auto& [name, p] : trainable_parameters(model)) {
+    MEDVQA_CHECK(p.grad().defined(), "grad-check: ", name, " received no gradient");
+    tensors.emplace_back("weight." + name, p.detach().cpu());
+    tensors.emplace_back("grad." + name, p.grad().cpu());
+  }
+  write_safetensors(out, tensors, {{"format", "pt"}, {"stage", config.train.stage}});
+  nlohmann::json summary{{"loss", loss.item<double>()}, {"label_tokens", l.tokens}, {"batch", b.input_ids.size(0)},
+                         {"seq_len", b.input_ids.size(1)}, {"trainable_tensors", (tensors.size() - 5) / 2}, {"out", out}};
+  std::cout << summary.dump() << "\n";
+}
+
+}  // namespace
+
+void add_grad_check(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "grad-check", "Loss and gradients of one training step on the first batch (no update), for parity checks");
+  auto path = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("-c,--config", *path, "YAML config file (train.stage picks what trains)")->required();
+  cmd->add_option("--out", *out, "safetensors file: batch.*, loss, weight.<name> and grad.<name>")->required();
+  cmd->add_option("overrides", *overrides, "dotted overrides, e.g. train.batch_size=2");
+  cmd->callback([=] { run_grad_check(load_config(*path, *overrides), *out); });
+}
+
+}  // namespace medvqa::cli
