@@ -6,13 +6,10 @@
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/data/dataset.h"
+#include "medvqa/eval/answerer.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
-#include "medvqa/models/generation.h"
-#include "medvqa/models/registry.h"
-#include "medvqa/text/tokenizer.h"
-#include "medvqa/text/utf8.h"
 #include "medvqa/vision/batch.h"
 
 namespace medvqa {
@@ -21,17 +18,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // Greedy answers to every item, `batch` prompts at a time; blind zeroes the image features.
-std::vector<std::string> answer_all(VqaModel& model, const Tokenizer& tokenizer, const std::vector<Sample>& samples,
-                                    const std::vector<VqaItem>& items, const Config& config,
-                                    const std::vector<int64_t>& eos_ids, bool blind) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  vision::PreprocessOptions pre = vision::read_preprocess_options(config.model.vision);
-  pre.resize_mode = vision::parse_resize_mode(config.data.image_mode);
-  GenerationOptions go;
-  go.max_new_tokens = config.eval.max_new_tokens;
-  go.eos_ids = eos_ids;
-  go.pad_id = config.model.pad_token_id;
+std::vector<std::string> answer_all(Answerer& answerer, const std::vector<Sample>& samples,
+                                    const std::vector<VqaItem>& items, const Config& config, bool blind) {
+  const vision::PreprocessOptions pre = image_options(config);
   std::vector<std::string> answers;
   size_t n = samples.size(), step = static_cast<size_t>(config.eval.batch_size);
   for (size_t start = 0; start < n; start += step) {
@@ -42,16 +31,9 @@ std::vector<std::string> answer_all(VqaModel& model, const Tokenizer& tokenizer,
       prompts.push_back(samples[i].ids);
       paths.push_back(items[i].image);
     }
-    auto pixels_list = vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers));
-    std::vector<at::Tensor> pixels;
-    for (auto& p : pixels_list) pixels.push_back(torch::from_blob(p.data.data(), {p.channels, p.height, p.width}).clone());
-    at::Tensor batch_pixels = torch::stack(pixels);  // [B, 3, H, W]
-    go.prefill_embed = [&](const at::Tensor& ids) { return model->embed(ids, batch_pixels.to(ids.device()), blind); };
-    GenerationResult r = generate(model->llm, prompts, go);
-    for (auto& ids : r.ids) {
-      while (!ids.empty() && std::find(eos_ids.begin(), eos_ids.end(), ids.back()) != eos_ids.end()) ids.pop_back();
-      answers.push_back(replace_invalid_utf8(tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end()))));
-    }
+    at::Tensor pixels = stack_pixels(vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers)));
+    GenerationResult r = answerer.generate(prompts, pixels, config.eval.max_new_tokens, blind);
+    for (auto& ids : r.ids) answers.push_back(answerer.text(ids));
     log_info("eval: ", blind ? "blind " : "", end, "/", n, " answered");
   }
   return answers;
@@ -78,22 +60,17 @@ std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const std::v
 
 nlohmann::ordered_json evaluate(const Config& config) {
   set_threads(static_cast<int>(config.model.threads));
-  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
-  BuiltModel built = build_model(config.model, "");
-  VqaModel model = built.model;
-  std::vector<int64_t> eos = built.eos_ids;
-  for (int32_t id : tokenizer->stop_ids())
-    if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
-  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  Answerer answerer(config);
   std::vector<VqaItem> items;
-  auto samples = build_samples(*tokenizer, load_items(config.data, config.eval.split), prompt, config.data, false, items);
+  auto samples = build_samples(answerer.tokenizer(), load_items(config.data, config.eval.split), answerer.prompt_options(),
+                               config.data, false, items);
   log_info("eval: ", items.size(), " items of the ", config.eval.split, " split");
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
-  auto answers = answer_all(model, *tokenizer, samples, items, config, eos, false);
+  auto answers = answer_all(answerer, samples, items, config, false);
   nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines));
   if (config.eval.blind) {
-    auto blind = score_all(items, answer_all(model, *tokenizer, samples, items, config, eos, true), nullptr);
+    auto blind = score_all(items, answer_all(answerer, samples, items, config, true), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);
