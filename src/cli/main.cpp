@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   medvqa::cli::add_preprocess(app);
   medvqa::cli::add_embed(app);
   medvqa::cli::add_generate(app);
+  medvqa::cli::add_ask(app);
+  medvqa::cli::add_export(app);
 
   try {
     app.parse(argc, argv);

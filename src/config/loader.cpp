@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "medvqa/config/model_dir.h"
 #include "medvqa/core/error.h"
 
 namespace medvqa {
@@ -252,6 +253,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   Reader reader(root, "", ctx);
   config.visit(reader);
   reader.finish();
+  if (ctx.problems.empty()) apply_model_from(config, ctx.problems);
   if (ctx.problems.empty()) config.validate(ctx.problems);
   ctx.problems.throw_if_any("config " + (path.empty() ? std::string("(defaults)") : path) + " is invalid");
   return config;

@@ -7,15 +7,12 @@
 #include "medvqa/core/log.h"
 #include "medvqa/core/progress.h"
 #include "medvqa/data/dataset.h"
+#include "medvqa/eval/answerer.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/prefix_score.h"
 #include "medvqa/eval/report.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
-#include "medvqa/models/generation.h"
-#include "medvqa/models/registry.h"
-#include "medvqa/text/tokenizer.h"
-#include "medvqa/text/utf8.h"
 #include "medvqa/vision/batch.h"
 
 namespace medvqa {
@@ -31,19 +28,10 @@ struct Answers {
 
 // One pass in batches of eval.batch_size items: the images are encoded once per batch and serve
 // the greedy answers and (with_prefix) the prefix score of every option. blind zeroes the features.
-Answers answer_all(VqaModel& model, const Tokenizer& tokenizer, const std::vector<Sample>& samples,
-                   const std::vector<VqaItem>& items, const Config& config, const std::vector<int64_t>& eos_ids,
-                   bool blind, bool with_prefix) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const auto device = model->llm->model->embed_tokens->weight.device();
-  vision::PreprocessOptions pre = vision::read_preprocess_options(config.model.vision);
-  pre.resize_mode = vision::parse_resize_mode(config.data.image_mode);
-  GenerationOptions go;
-  go.max_new_tokens = config.eval.max_new_tokens;
-  go.eos_ids = eos_ids;
-  go.pad_id = config.model.pad_token_id;
-  const int64_t prefix_image_tokens = config.eval.prefix_image ? model->image_tokens() : 0;
+Answers answer_all(Answerer& answerer, const std::vector<Sample>& samples, const std::vector<VqaItem>& items,
+                   const Config& config, bool blind, bool with_prefix) {
+  const vision::PreprocessOptions pre = image_options(config);
+  const int64_t prefix_image_tokens = config.eval.prefix_image ? answerer.model()->image_tokens() : 0;
   Answers out;
   Progress progress(blind ? "eval: blind baseline" : with_prefix ? "eval: answers + prefix score" : "eval: answers",
                     samples.size());
@@ -56,24 +44,18 @@ Answers answer_all(VqaModel& model, const Tokenizer& tokenizer, const std::vecto
       prompts.push_back(samples[i].ids);
       paths.push_back(items[i].image);
     }
-    auto pixels_list = vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers));
-    std::vector<at::Tensor> pixels;
-    for (auto& p : pixels_list) pixels.push_back(torch::from_blob(p.data.data(), {p.channels, p.height, p.width}).clone());
-    at::Tensor features = model->image_features(torch::stack(pixels).to(device), blind);  // [B, N, hidden]
-    go.prefill_embed = [&](const at::Tensor& ids) { return model->embed_features(ids, features); };
-    GenerationResult r = generate(model->llm, prompts, go);
-    for (auto& ids : r.ids) {
-      while (!ids.empty() && std::find(eos_ids.begin(), eos_ids.end(), ids.back()) != eos_ids.end()) ids.pop_back();
-      out.text.push_back(replace_invalid_utf8(tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end()))));
-    }
+    at::Tensor pixels = stack_pixels(vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers)));
+    at::Tensor features = answerer.image_features(pixels, blind);  // [B, N, hidden]
+    GenerationResult r = answerer.generate(prompts, features, config.eval.max_new_tokens);
+    for (auto& ids : r.ids) out.text.push_back(answerer.text(ids));
     if (with_prefix) {
       std::vector<PrefixSequence> sequences;
       for (size_t i = start; i < end; ++i) {
-        auto s = prefix_sequences(tokenizer, items[i].question, items[i].options, config.model.image_token_id,
+        auto s = prefix_sequences(answerer.tokenizer(), items[i].question, items[i].options, config.model.image_token_id,
                                   prefix_image_tokens, i - start);
         sequences.insert(sequences.end(), s.begin(), s.end());
       }
-      std::vector<double> losses = option_losses(model, sequences, prefix_image_tokens > 0 ? features : at::Tensor(),
+      std::vector<double> losses = option_losses(answerer.model(), sequences, prefix_image_tokens > 0 ? features : at::Tensor(),
                                                  config.model.pad_token_id, config.eval.batch_size);
       size_t next = 0;
       for (size_t i = start; i < end; ++i) {
@@ -116,23 +98,18 @@ std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answer
 
 nlohmann::ordered_json evaluate(const Config& config) {
   set_threads(static_cast<int>(config.model.threads));
-  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
-  BuiltModel built = build_model(config.model, "");
-  VqaModel model = built.model;
-  std::vector<int64_t> eos = built.eos_ids;
-  for (int32_t id : tokenizer->stop_ids())
-    if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
-  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  Answerer answerer(config);
   std::vector<VqaItem> items;
-  auto samples = build_samples(*tokenizer, load_items(config.data, config.eval.split), prompt, config.data, false, items);
+  auto samples = build_samples(answerer.tokenizer(), load_items(config.data, config.eval.split), answerer.prompt_options(),
+                               config.data, false, items);
   const std::string what = config.data.format == "jsonl" ? config.data.root : "the " + config.eval.split + " split";
   log_info("eval: ", items.size(), " items of ", what);
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
-  Answers answers = answer_all(model, *tokenizer, samples, items, config, eos, false, config.eval.prefix_score);
+  Answers answers = answer_all(answerer, samples, items, config, false, config.eval.prefix_score);
   nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines), config.eval.prefix_score);
   if (config.eval.blind) {
-    auto blind = score_all(items, answer_all(model, *tokenizer, samples, items, config, eos, true, false), nullptr);
+    auto blind = score_all(items, answer_all(answerer, samples, items, config, true, false), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);

@@ -60,4 +60,26 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   f.commit();
 }
 
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+  const fs::path target = fs::absolute(dir).lexically_normal();
+  std::error_code ec;
+  MEDVQA_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), dir,
+               ": already exists and is not an empty folder; choose a new --out or remove it");
+  fs::create_directories(target.parent_path(), ec);
+  MEDVQA_CHECK(!ec, dir, ": cannot create folder ", target.parent_path().string(), ": ", ec.message());
+  const fs::path temp = target.parent_path() / detail::concat(".", target.filename().string(), ".tmp.", ::getpid());
+  fs::remove_all(temp);
+  fs::create_directory(temp, ec);
+  MEDVQA_CHECK(!ec, dir, ": cannot create ", temp.string(), ": ", ec.message());
+  try {
+    fill(temp.string());
+    // rename(2) replaces an empty folder in one step.
+    fs::rename(temp, target, ec);
+    MEDVQA_CHECK(!ec, dir, ": cannot rename ", temp.string(), " to it: ", ec.message());
+  } catch (...) {
+    fs::remove_all(temp, ec);
+    throw;
+  }
+}
+
 }  // namespace medvqa

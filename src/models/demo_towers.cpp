@@ -7,7 +7,7 @@
 #include "medvqa/core/error.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/io/safetensors.h"
-#include "medvqa/models/llama.h"
+#include "medvqa/models/llama_loader.h"
 #include "medvqa/models/vit.h"
 
 namespace medvqa {
@@ -64,14 +64,7 @@ void write_demo_towers(const std::string& out, const DemoTowerOptions& o) {
   lo.num_key_value_heads = o.llm_kv_heads;
   lo.head_dim = o.llm_hidden / o.llm_heads;
   lo.max_position_embeddings = 1024;
-  json config{{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", lo.vocab_size},
-              {"hidden_size", lo.hidden_size}, {"intermediate_size", lo.intermediate_size},
-              {"num_hidden_layers", lo.num_hidden_layers}, {"num_attention_heads", lo.num_attention_heads},
-              {"num_key_value_heads", lo.num_key_value_heads}, {"head_dim", lo.head_dim}, {"hidden_act", "silu"},
-              {"rms_norm_eps", lo.rms_norm_eps}, {"rope_theta", lo.rope_theta}, {"rope_scaling", nullptr},
-              {"max_position_embeddings", lo.max_position_embeddings}, {"tie_word_embeddings", false},
-              {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 128000}, {"eos_token_id", 128009},
-              {"torch_dtype", "float32"}};
+  const json config = hf_config_json(lo, c10::kFloat, 128009);
   write_file_atomic((llm / "config.json").string(), config.dump(2) + "\n");
   json generation{{"bos_token_id", 128000}, {"eos_token_id", {128001, 128009}}, {"do_sample", false}};
   write_file_atomic((llm / "generation_config.json").string(), generation.dump(2) + "\n");

@@ -5,13 +5,17 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
+#include "medvqa/io/atomic_file.h"
+#include "medvqa/io/safetensors.h"
 #include "medvqa/io/tensor_store.h"
+#include "medvqa/models/peft_adapter.h"
 
 namespace medvqa {
 
@@ -378,6 +382,36 @@ LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::S
            ", heads ", options.num_attention_heads, "/", options.num_key_value_heads, ", vocab ", options.vocab_size,
            ", ", dtype_name(dtype), " on ", device.str());
   return out;
+}
+
+json hf_config_json(const LlamaOptions& o, c10::ScalarType dtype, const json& eos_token_id) {
+  static const std::map<c10::ScalarType, const char*> kNames{
+      {c10::kFloat, "float32"}, {c10::kBFloat16, "bfloat16"}, {c10::kHalf, "float16"}};
+  MEDVQA_CHECK(kNames.count(dtype), "llama: cannot write a ", dtype_name(dtype), " model (fp32, bf16 or fp16)");
+  json scaling = nullptr;
+  if (o.rope_scaling)
+    scaling = {{"rope_type", "llama3"}, {"factor", o.rope_scaling->factor},
+               {"low_freq_factor", o.rope_scaling->low_freq_factor}, {"high_freq_factor", o.rope_scaling->high_freq_factor},
+               {"original_max_position_embeddings", o.rope_scaling->original_max_position_embeddings}};
+  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", o.vocab_size},
+          {"hidden_size", o.hidden_size}, {"intermediate_size", o.intermediate_size},
+          {"num_hidden_layers", o.num_hidden_layers}, {"num_attention_heads", o.num_attention_heads},
+          {"num_key_value_heads", o.num_key_value_heads}, {"head_dim", o.head_dim}, {"hidden_act", "silu"},
+          {"rms_norm_eps", o.rms_norm_eps}, {"rope_theta", o.rope_theta}, {"rope_scaling", scaling},
+          {"max_position_embeddings", o.max_position_embeddings}, {"tie_word_embeddings", o.tie_word_embeddings},
+          {"attention_bias", false}, {"mlp_bias", false}, {"bos_token_id", 128000}, {"eos_token_id", eos_token_id},
+          {"torch_dtype", kNames.at(dtype)}};
+}
+
+void save_hf_llama(Llama& model, const std::string& dir, c10::ScalarType dtype, const json& eos_token_id) {
+  for (const auto& [name, layer] : lora_layers(*model))
+    MEDVQA_CHECK(layer->merged(), "llama: ", name, " has an unmerged LoRA adapter; merge it before writing ", dir);
+  const json config = hf_config_json(model->options(), dtype, eos_token_id);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& p : model->named_parameters(true))
+    if (p.key().find(".lora_") == std::string::npos) tensors.emplace_back(p.key(), p.value().to(dtype));
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  write_file_atomic((fs::path(dir) / "config.json").string(), config.dump(2) + "\n");
 }
 
 }  // namespace medvqa

@@ -1,6 +1,9 @@
-"""Shared fixtures of the parity tests: the medvqa binary and a runner that captures its output.
+"""Shared fixtures of the parity tests: the medvqa binary, a runner that captures its output, and
+the demo data + towers (written by medvqa in the real open_clip / HF formats) with a config writer
+for tiny training runs on them.
 
 The binary defaults to build/medvqa; MEDVQA_BIN points elsewhere (another build folder)."""
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -9,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER_MODEL = ROOT / "third_party" / "llama3" / "tokenizer.model"
+TRAIN_STEPS = 6
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +23,7 @@ def medvqa_bin():
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run(medvqa_bin):
     """run(*args, check=True) -> CompletedProcess with text stdout/stderr."""
 
@@ -47,3 +51,23 @@ def assert_user_error(proc, *fragments):
     assert "error: " in proc.stderr, proc.stderr
     for f in fragments:
         assert f in proc.stderr, f"{f!r} not in stderr: {proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, medvqa_bin):
+    """A folder with data/ (synthetic OmniMedVQA layout, 12 images per modality) and towers/."""
+    return write_demo(tmp_path_factory.mktemp("demo"), medvqa_bin, 12)
+
+
+def write_config(demo, name, stage, out, projector=None, **train):
+    """A training config on the demo fixture; stage 2 starts from `projector` (default: s1's)."""
+    model = {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
+             "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 8 if stage == "lora" else 0, "alpha": 16}}
+    if stage == "lora":
+        model["projector_weights"] = str(projector or demo / "s1/final/projector.safetensors")
+    cfg = {"model": model, "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1},
+           "train": {"stage": stage, "out_dir": str(out), "max_steps": TRAIN_STEPS, "batch_size": 8, "lr": 1e-3,
+                     "log_every": 1, "save_every": 2, **train}}
+    path = demo / f"{name}.json"  # JSON is YAML
+    path.write_text(json.dumps(cfg))
+    return path

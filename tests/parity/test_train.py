@@ -9,27 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import assert_user_error, write_demo
-
-STEPS = 6
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, medvqa_bin):
-    return write_demo(tmp_path_factory.mktemp("demo"), medvqa_bin, 12)
-
-
-def write_config(demo, name, stage, out, **train):
-    model = {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
-             "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 8 if stage == "lora" else 0, "alpha": 16}}
-    if stage == "lora":
-        model["projector_weights"] = str(demo / "s1/final/projector.safetensors")
-    cfg = {"model": model, "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1},
-           "train": {"stage": stage, "out_dir": str(out), "max_steps": STEPS, "batch_size": 8, "lr": 1e-3,
-                     "log_every": 1, "save_every": 2, **train}}
-    path = demo / f"{name}.json"  # JSON is YAML
-    path.write_text(json.dumps(cfg))
-    return path
+from conftest import assert_user_error, write_config
 
 
 def digest(path):

@@ -19,5 +19,7 @@ void add_tokenize(CLI::App& app);
 void add_preprocess(CLI::App& app);
 void add_embed(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_ask(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace medvqa::cli

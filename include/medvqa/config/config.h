@@ -27,6 +27,7 @@ struct LoraConfig {
 };
 
 struct ModelConfig {
+  std::string from;       // trained model directory that supplies the keys below (model_dir.h)
   std::string vision;     // open_clip directory (open_clip_config.json + weights)
   std::string llm;        // HF LLaMA directory or Meta original directory
   std::string tokenizer;  // "" = the LLM directory's own
@@ -46,6 +47,7 @@ struct ModelConfig {
 
   template <class V>
   void visit(V& v) {
+    v.field("from", from, config::path("trained model directory: a run directory, its final/, or an `export --bundle` directory; supplies every other model key except device, dtype and threads"));
     v.field("vision", vision, config::path("open_clip directory of the vision tower (BiomedCLIP)"));
     v.field("llm", llm, config::path("HF LLaMA directory (config.json + safetensors) or Meta original directory"));
     v.field("tokenizer", tokenizer, config::path("tokenizer file or directory; empty = the LLM directory's own"));

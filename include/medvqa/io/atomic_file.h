@@ -1,9 +1,11 @@
-// Files that appear whole or not at all: written to a temporary name beside the target, fsynced,
-// then renamed over it. A writer destroyed before commit() removes its temporary file.
+// Files and folders that appear whole or not at all: written under a temporary name beside the
+// target, fsynced, then renamed over it. A writer destroyed before commit() removes its temporary
+// file; a folder whose filling throws is removed.
 #pragma once
 
 #include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace medvqa {
@@ -26,5 +28,9 @@ class AtomicFile {
 
 // The whole file at once, atomically.
 void write_file_atomic(const std::string& path, const std::string& content);
+
+// A new folder `dir`: `fill` writes into a temporary folder beside it (the path it is given),
+// which is then renamed to `dir`. Refuses an existing `dir` unless it is an empty folder.
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::string& temp_dir)>& fill);
 
 }  // namespace medvqa

@@ -1,7 +1,7 @@
 // LLaMA checkpoints in, a ready Llama out: HF directories (config.json + safetensors, sharded or
 // not, generation_config.json) and Meta original directories (params.json + consolidated.00.pth,
-// wq/wk permuted to rotate-half). Strict and zero-copy where dtype and device allow. Tokenizers
-// are text/'s business.
+// wq/wk permuted to rotate-half). Strict and zero-copy where dtype and device allow. And the way
+// back to an HF directory. Tokenizers are text/'s business.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -29,5 +29,12 @@ struct LoadedLlama {
 // `dir`: an HF model directory or a Meta original one. Weights already in `dtype` on the CPU
 // stay in the file's memory map (no copy); otherwise each tensor is converted on its own.
 LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::ScalarType dtype);
+
+// config.json for `options` as transformers writes it (torch_dtype named after `dtype`, bos
+// 128000, eos_token_id as given: an id or a list of ids).
+nlohmann::json hf_config_json(const LlamaOptions& options, c10::ScalarType dtype, const nlohmann::json& eos_token_id);
+// An HF directory transformers loads: config.json + model.safetensors in `dtype`. Refuses a
+// model with unmerged LoRA adapters (merge them first: the file holds base weights only).
+void save_hf_llama(Llama& model, const std::string& dir, c10::ScalarType dtype, const nlohmann::json& eos_token_id);
 
 }  // namespace medvqa

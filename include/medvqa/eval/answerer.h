@@ -1,0 +1,55 @@
+// A trained model ready to answer questions about images, shared by `eval` and `ask`: its
+// tokenizer, weights and stop ids, the prompt and image settings of its config, and batched
+// answering with the image features spliced in at prefill. Not here: datasets, scoring, files.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medvqa/config/config.h"
+#include "medvqa/data/prompt.h"
+#include "medvqa/models/generation.h"
+#include "medvqa/models/registry.h"
+#include "medvqa/text/tokenizer.h"
+#include "medvqa/vision/transform.h"
+
+namespace medvqa {
+
+// The image transform of a config: the vision tower's preprocess_cfg and data.image_mode.
+vision::PreprocessOptions image_options(const Config& config);
+// Preprocessed images as one fp32 CPU tensor [B, 3, H, W].
+at::Tensor stack_pixels(const std::vector<vision::Pixels>& images);
+
+class Answerer {
+ public:
+  // Loads the tokenizer and the weights (build_model for inference) of config.model.
+  explicit Answerer(const Config& config);
+
+  // The generation prompt of one question exactly as training built it (chat template, image
+  // placeholders, data.question_form and data.max_seq_len); `source` names it in errors.
+  std::vector<int64_t> prompt_ids(const std::string& question, const std::string& source) const;
+  // The projected features [B, N, hidden] of pixels [B, 3, H, W] on the model's device; blind
+  // zeroes them (the blind baseline).
+  at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
+  // Greedy answers of at most max_new_tokens to prompts [B] (left padded) with image features
+  // [B, N, hidden] spliced in at prefill. on_token sees every id as it is chosen.
+  GenerationResult generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
+                            int64_t max_new_tokens, const TokenCallback& on_token = {});
+  // The answer's text: trailing stop ids dropped, invalid UTF-8 replaced by U+FFFD.
+  std::string text(std::vector<int64_t> ids) const;
+  bool is_stop(int64_t id) const;
+
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const PromptOptions& prompt_options() const { return prompt_; }
+  VqaModel& model() { return built_.model; }
+
+ private:
+  Config config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  BuiltModel built_;
+  std::vector<int64_t> stop_ids_;
+  PromptOptions prompt_;
+};
+
+}  // namespace medvqa

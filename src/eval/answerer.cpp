@@ -1,0 +1,63 @@
+#include "medvqa/eval/answerer.h"
+
+#include <algorithm>
+
+#include "medvqa/text/utf8.h"
+
+namespace medvqa {
+
+vision::PreprocessOptions image_options(const Config& config) {
+  vision::PreprocessOptions options = vision::read_preprocess_options(config.model.vision);
+  options.resize_mode = vision::parse_resize_mode(config.data.image_mode);
+  return options;
+}
+
+at::Tensor stack_pixels(const std::vector<vision::Pixels>& images) {
+  std::vector<at::Tensor> pixels;
+  for (const auto& p : images)
+    pixels.push_back(torch::from_blob(const_cast<float*>(p.data.data()), {p.channels, p.height, p.width}).clone());
+  return torch::stack(pixels);  // [B, 3, H, W]
+}
+
+Answerer::Answerer(const Config& config) : config_(config) {
+  tokenizer_ = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  built_ = build_model(config.model, "");
+  built_.model->eval();
+  stop_ids_ = built_.eos_ids;
+  for (int32_t id : tokenizer_->stop_ids())
+    if (!is_stop(id)) stop_ids_.push_back(id);
+  prompt_ = {config.model.image_token_id, built_.model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+}
+
+std::vector<int64_t> Answerer::prompt_ids(const std::string& question, const std::string& source) const {
+  VqaItem item;
+  item.question = question;
+  item.source = source;
+  return build_sample(*tokenizer_, item, prompt_, false).ids;
+}
+
+at::Tensor Answerer::image_features(const at::Tensor& pixels, bool blind) {
+  torch::NoGradGuard no_grad;
+  return built_.model->image_features(pixels.to(built_.device), blind);
+}
+
+GenerationResult Answerer::generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
+                                    int64_t max_new_tokens, const TokenCallback& on_token) {
+  torch::NoGradGuard no_grad;
+  GenerationOptions options;
+  options.max_new_tokens = max_new_tokens;
+  options.eos_ids = stop_ids_;
+  options.pad_id = config_.model.pad_token_id;
+  VqaModel& model = built_.model;
+  options.prefill_embed = [&](const at::Tensor& ids) { return model->embed_features(ids, features); };
+  return medvqa::generate(model->llm, prompts, options, on_token);
+}
+
+std::string Answerer::text(std::vector<int64_t> ids) const {
+  while (!ids.empty() && is_stop(ids.back())) ids.pop_back();
+  return replace_invalid_utf8(tokenizer_->decode(std::vector<int32_t>(ids.begin(), ids.end())));
+}
+
+bool Answerer::is_stop(int64_t id) const { return std::find(stop_ids_.begin(), stop_ids_.end(), id) != stop_ids_.end(); }
+
+}  // namespace medvqa
