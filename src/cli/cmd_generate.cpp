@@ -15,6 +15,7 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/models/generation.h"
 #include "medvqa/models/llama_loader.h"
+#include "medvqa/models/peft_adapter.h"
 #include "medvqa/text/chat_template.h"
 #include "medvqa/text/stream_decoder.h"
 #include "medvqa/text/tokenizer.h"
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string model;
+  std::string adapter;
   std::vector<std::string> prompts;
   std::vector<std::string> ids;
   bool chat = false;
@@ -123,6 +125,7 @@ void run_generate(const GenerateArgs& a) {
 
   auto start = std::chrono::steady_clock::now();
   LoadedLlama loaded = load_llama(a.model, device, dtype);
+  if (!a.adapter.empty()) attach_peft_adapter(*loaded.model, a.adapter);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t vocab = loaded.model->options().vocab_size;
   for (size_t b = 0; b < prompts.size(); ++b)
@@ -211,6 +214,7 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("--model", a->model, "model directory (config.json + safetensors, or params.json + consolidated.00.pth)")
       ->required();
+  cmd->add_option("--adapter", a->adapter, "PEFT adapter directory (LoRA, trainable token rows) applied to the model");
   cmd->add_option("--prompt", a->prompts, "prompt text (repeat for a batch)");
   cmd->add_option("--ids", a->ids, "prompt token ids, comma-separated (repeat for a batch)");
   cmd->add_flag("--chat", a->chat, "wrap the prompt in the LLaMA-3 chat template as a user turn");
