@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from conftest import ROOT, assert_user_error
 from test_train import demo, metrics, write_config  # noqa: F401  (demo is a fixture)
+from test_vit import build_tower
 
 LOGITS_TOL = 1e-4          # fp32, different GEMM blocking (medvqa vs transformers)
 CHECKPOINT_TOL = 1e-6      # the same ops recomputed: only accumulation order may differ
@@ -94,8 +95,8 @@ def test_estimate_counts_parameters_as_the_python_libraries(demo, run):
 
     cfg = lora_config(demo, "est", train_special_rows=True)
     got = json.loads(run("config", "-c", cfg, "--estimate", "--json").stdout)["parameters"]
-    clip = json.loads((demo / "towers/vision/open_clip_config.json").read_text())["model_cfg"]
-    vision = _build_vision_tower(clip["embed_dim"], clip["vision_cfg"])
+    clip = json.loads((demo / "towers/vision/open_clip_config.json").read_text())
+    vision = build_tower(clip)  # applies the demo's timm_model_kwargs as open_clip's loader does
     assert got["vision"] == sum(p.numel() for p in vision.parameters())
     llm = LlamaForCausalLM.from_pretrained(demo / "towers/llm")
     assert got["llm"] == sum(p.numel() for p in llm.parameters())
@@ -105,7 +106,7 @@ def test_estimate_counts_parameters_as_the_python_libraries(demo, run):
     named = dict(peft_model.named_parameters())
     assert got["lora"] == sum(v.numel() for k, v in named.items() if "lora_" in k)
     assert got["token_rows"] == sum(v.numel() for k, v in named.items() if "trainable_tokens_delta" in k)
-    hidden, width = llm.config.hidden_size, clip["vision_cfg"]["width"]
+    hidden, width = llm.config.hidden_size, vision.trunk.embed_dim
     assert got["projector"] == width * hidden + hidden + hidden * hidden + hidden  # mlp2x_gelu
 
     # The paper's shapes (config files only): BiomedCLIP ViT-B/16 and LLaMA-3-8B, counted by open_clip
