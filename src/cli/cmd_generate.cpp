@@ -1,8 +1,8 @@
 // medvqa generate --model DIR (--prompt TEXT | --ids 1,2,3) [--chat] [--max-new-tokens N] [--greedy |
 // --temperature T --top-p P --top-k K --seed S] [--dtype D] [--device D] [--threads N] [--json]
 // [--dump-logits FILE] [--tokenizer PATH] [--padding left|right] [--ignore-eos] [--warmup] [--adapter DIR]:
-// continue prompts with a LLaMA model, optionally with a PEFT LoRA adapter. Repeating --prompt or --ids
-// makes a batch.
+// continue prompts with a LLaMA model, optionally with a PEFT adapter (LoRA, trainable token rows).
+// Repeating --prompt or --ids makes a batch.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string model;
+  std::string adapter;
   std::vector<std::string> prompts;
   std::vector<std::string> ids;
   bool chat = false;
@@ -46,7 +47,6 @@ struct GenerateArgs {
   std::string padding = "left";
   bool ignore_eos = false;
   bool warmup = false;
-  std::string adapter;
 };
 
 std::vector<int64_t> parse_ids(const std::string& text) {
@@ -126,10 +126,7 @@ void run_generate(const GenerateArgs& a) {
 
   auto start = std::chrono::steady_clock::now();
   LoadedLlama loaded = load_llama(a.model, device, dtype);
-  if (!a.adapter.empty()) {
-    add_lora(*loaded.model, read_peft_config(a.adapter));
-    load_peft_adapter(*loaded.model, a.adapter);
-  }
+  if (!a.adapter.empty()) attach_peft_adapter(*loaded.model, a.adapter);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t vocab = loaded.model->options().vocab_size;
   for (size_t b = 0; b < prompts.size(); ++b)
@@ -218,6 +215,7 @@ void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("--model", a->model, "model directory (config.json + safetensors, or params.json + consolidated.00.pth)")
       ->required();
+  cmd->add_option("--adapter", a->adapter, "PEFT adapter directory (LoRA, trainable token rows) applied to the model");
   cmd->add_option("--prompt", a->prompts, "prompt text (repeat for a batch)");
   cmd->add_option("--ids", a->ids, "prompt token ids, comma-separated (repeat for a batch)");
   cmd->add_flag("--chat", a->chat, "wrap the prompt in the LLaMA-3 chat template as a user turn");
@@ -237,7 +235,6 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--padding", a->padding, "padding side of a batch: left (default) or right");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "always generate --max-new-tokens tokens (benchmarks)");
   cmd->add_flag("--warmup", a->warmup, "run the prompts once untimed before the timed run (benchmarks)");
-  cmd->add_option("--adapter", a->adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)");
   cmd->callback([a] { run_generate(*a); });
 }
 

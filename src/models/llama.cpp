@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "medvqa/core/error.h"
+#include "medvqa/models/activation_checkpoint.h"
 
 namespace medvqa {
 
@@ -153,7 +154,7 @@ LlamaImpl::LlamaImpl(const LlamaOptions& options) : options_(options), inv_freq_
 
 at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
   MEDVQA_CHECK(in.input_ids.defined() != in.inputs_embeds.defined(), "llama: give exactly one of input_ids and inputs_embeds");
-  auto x = in.inputs_embeds.defined() ? in.inputs_embeds : model->embed_tokens(in.input_ids);  // [B, T, hidden]
+  auto x = in.inputs_embeds.defined() ? in.inputs_embeds : embed(in.input_ids);  // [B, T, hidden]
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t past = cache ? cache->length() : 0;
 
@@ -176,15 +177,43 @@ at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
     mask = causal_padding_mask(torch::ones({B, past + T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())),
                                past);
   }
-  for (size_t i = 0; i < model->layers->size(); ++i)
-    x = model->layers[i]->as<LlamaDecoderLayer>()->forward(x, cos, sin, mask, cache, static_cast<int64_t>(i));
+  const bool recompute = gradient_checkpointing && is_training() && !cache && at::GradMode::is_enabled();
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    auto* layer = model->layers[i]->as<LlamaDecoderLayer>();
+    const auto index = static_cast<int64_t>(i);
+    if (!recompute) {
+      x = layer->forward(x, cos, sin, mask, cache, index);
+      continue;
+    }
+    std::vector<at::Tensor> trainable;
+    for (const auto& p : layer->parameters())
+      if (p.requires_grad()) trainable.push_back(p);
+    x = checkpointed([=](const at::Tensor& h) { return layer->forward(h, cos, sin, mask, nullptr, index); }, x, trainable);
+  }
   if (cache) cache->advance(T);
   return model->norm(x);
 }
 
 at::Tensor LlamaImpl::logits(const at::Tensor& hidden, const at::Tensor& at) {
   auto h = at.defined() ? hidden.reshape({-1, hidden.size(-1)}).index_select(0, at.to(hidden.device())) : hidden;
-  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+  at::Tensor out = lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+  return head_rows_ ? head_rows_->logits(h, out) : out;
+}
+
+at::Tensor LlamaImpl::embed(const at::Tensor& ids) {
+  at::Tensor out = model->embed_tokens(ids);
+  return embed_rows_ ? embed_rows_->embed(ids, out) : out;
+}
+
+void LlamaImpl::add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids) {
+  MEDVQA_CHECK(!options_.tie_word_embeddings, "llama: trainable token rows with tied input and output embeddings ",
+               "(tie_word_embeddings) are not supported: a row would be one parameter seen through two layers");
+  MEDVQA_CHECK(layer == "embed_tokens" || layer == "lm_head", "llama: trainable tokens on '", layer,
+               "': expected embed_tokens or lm_head");
+  TrainableTokens& rows = layer == "embed_tokens" ? embed_rows_ : head_rows_;
+  MEDVQA_CHECK(!rows, "llama: ", layer, " already has trainable token rows");
+  torch::nn::Module& base = layer == "embed_tokens" ? static_cast<torch::nn::Module&>(*model->embed_tokens) : *lm_head;
+  rows = base.register_module("token_adapter", TrainableTokens(base.named_parameters(false)["weight"], ids));
 }
 
 at::Tensor LlamaImpl::forward(const LlamaInput& input, KVCache* cache) {

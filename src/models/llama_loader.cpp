@@ -340,6 +340,15 @@ LlamaOptions llama_options_from_meta_params(const json& params, const std::strin
   return o;
 }
 
+LlamaOptions read_llama_config(const std::string& dir) {
+  const fs::path root(dir);
+  if (fs::exists(root / "config.json"))
+    return llama_options_from_hf_config(read_json(root / "config.json"), (root / "config.json").string());
+  if (fs::exists(root / "params.json"))
+    return llama_options_from_meta_params(read_json(root / "params.json"), (root / "params.json").string());
+  MEDVQA_FAIL(dir, ": neither config.json (HF) nor params.json (Meta) found");
+}
+
 LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::ScalarType dtype) {
   const fs::path root(dir);
   MEDVQA_CHECK(fs::is_directory(root), dir, ": not a model directory");

@@ -10,6 +10,7 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/io/tensor_store.h"
+#include "medvqa/models/trainable_tokens.h"
 
 namespace medvqa {
 namespace {
@@ -55,6 +56,9 @@ void save_peft_adapter(torch::nn::Module& model, const AdapterConfig& config, co
     tensors.emplace_back(kPrefix + name + ".lora_A.weight", layer->lora_A->weight);
     tensors.emplace_back(kPrefix + name + ".lora_B.weight", layer->lora_B->weight);
   }
+  for (const auto& item : model.named_modules("", false))
+    if (auto rows = std::dynamic_pointer_cast<TrainableTokensImpl>(item.value()))
+      tensors.emplace_back(kPrefix + item.key() + ".trainable_tokens_delta", rows->trainable_tokens_delta);
   MEDVQA_CHECK(!tensors.empty(), dir, ": the model has no LoRA adapters to save");
   json cfg{{"peft_type", "LORA"},
            {"task_type", "CAUSAL_LM"},
@@ -70,6 +74,7 @@ void save_peft_adapter(torch::nn::Module& model, const AdapterConfig& config, co
            {"modules_to_save", nullptr},
            {"use_rslora", false},
            {"use_dora", false}};
+  if (!config.trainable_tokens.empty()) cfg["trainable_token_indices"] = config.trainable_tokens;
   write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), tensors, {{"format", "pt"}});
   write_file_atomic((fs::path(dir) / "adapter_config.json").string(), cfg.dump(2) + "\n");
 }
@@ -93,8 +98,14 @@ AdapterConfig read_peft_config(const std::string& dir) {
     const json& t = j.at("target_modules");
     c.targets = t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
     c.base_model = j.value("base_model_name_or_path", json("")).is_string() ? j.value("base_model_name_or_path", "") : "";
+    // PEFT: a list means the input embedding; a map names the layers.
+    const json& tokens = j.value("trainable_token_indices", json());
+    if (tokens.is_array()) c.trainable_tokens["embed_tokens"] = tokens.get<std::vector<int64_t>>();
+    if (tokens.is_object()) c.trainable_tokens = tokens.get<std::map<std::string, std::vector<int64_t>>>();
+    MEDVQA_CHECK(tokens.is_null() || tokens.is_array() || tokens.is_object(), path,
+                 ": trainable_token_indices: expected a list of token ids or a map of layer name to ids, got ", tokens.dump());
   } catch (const json::exception& e) {
-    MEDVQA_FAIL(path, ": expected r, lora_alpha and target_modules: ", e.what());
+    MEDVQA_FAIL(path, ": expected r, lora_alpha, target_modules and (optional) trainable_token_indices: ", e.what());
   }
   MEDVQA_CHECK(c.lora.r > 0, path, ": r must be positive, got ", c.lora.r);
   MEDVQA_CHECK(!j.value("use_dora", false) && !j.value("use_rslora", false) && j.value("bias", "none") == "none", path,
@@ -107,8 +118,19 @@ void load_peft_adapter(torch::nn::Module& model, const std::string& dir) {
   TensorStore store = TensorStore::open((fs::path(dir) / "adapter_model.safetensors").string());
   LoadOptions options;
   options.prefix = kPrefix;
-  options.select = [](const std::string& name) { return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos; };
+  options.select = [](const std::string& name) {
+    return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos ||
+           ends_with(name, ".trainable_tokens_delta");
+  };
   load_state_dict(model, store, options);
+}
+
+AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir) {
+  AdapterConfig config = read_peft_config(dir);
+  add_lora(llm, config);
+  for (const auto& [layer, ids] : config.trainable_tokens) llm.add_trainable_tokens(layer, ids);
+  load_peft_adapter(llm, dir);
+  return config;
 }
 
 }  // namespace medvqa

@@ -6,6 +6,8 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/models/llama_loader.h"
+#include "medvqa/text/chat_template.h"
+#include "medvqa/text/tokenizer.h"
 
 namespace medvqa {
 
@@ -31,9 +33,7 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
   }
 
   if (!config.adapter.empty()) {
-    built.adapter = read_peft_config(config.adapter);
-    add_lora(*built.model->llm, built.adapter);
-    load_peft_adapter(*built.model->llm, config.adapter);
+    built.adapter = attach_peft_adapter(*built.model->llm, config.adapter);
     log_info("model: LoRA adapter r=", built.adapter.lora.r, " from ", config.adapter);
   } else if (stage == "lora" && config.lora.r > 0) {
     built.adapter.lora = {config.lora.r, config.lora.alpha, config.lora.dropout};
@@ -41,7 +41,20 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
     built.adapter.base_model = config.llm;
     int n = add_lora(*built.model->llm, built.adapter);
     log_info("model: fresh LoRA r=", config.lora.r, " alpha=", config.lora.alpha, " on ", n, " layers");
+    if (config.train_special_rows) {
+      // A base (non-Instruct) LLaMA-3 never trained the header and eot rows the template uses.
+      auto tokenizer = load_tokenizer(config.tokenizer.empty() ? config.llm : config.tokenizer);
+      std::vector<int64_t> ids;
+      for (int32_t id : llama3_chat_special_ids(*tokenizer)) ids.push_back(id);
+      built.adapter.trainable_tokens = {{"embed_tokens", ids}, {"lm_head", ids}};
+      for (const auto& [layer, rows] : built.adapter.trainable_tokens) built.model->llm->add_trainable_tokens(layer, rows);
+      log_info("model: embedding and output rows of ", ids.size(), " chat special tokens train");
+    }
   }
+  MEDVQA_CHECK(!config.train_special_rows || stage != "align", "model.train_special_rows: applies to train.stage lora ",
+               "(the rows are saved in its PEFT adapter); stage align trains the projector only");
+  MEDVQA_CHECK(!config.train_special_rows || !config.adapter.empty() || stage != "lora" || config.lora.r > 0,
+               "model.train_special_rows: needs model.lora.r > 0 (the rows are saved in the PEFT adapter)");
 
   for (auto& p : built.model->parameters()) p.set_requires_grad(false);
   if (stage == "align" || stage == "lora")
@@ -51,6 +64,10 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
       layer->lora_A->weight.set_requires_grad(true);
       layer->lora_B->weight.set_requires_grad(true);
     }
+  if (stage == "lora")
+    for (auto& p : built.model->llm->named_parameters())
+      if (p.key().find("trainable_tokens_delta") != std::string::npos) p.value().set_requires_grad(true);
+  built.model->llm->gradient_checkpointing = config.gradient_checkpointing;
   built.model->vision->eval();
   return built;
 }

@@ -35,7 +35,22 @@ int32_t required_special(const Tokenizer& tokenizer, std::string_view name) {
   return *id;
 }
 
+struct ChatSpecials {
+  int32_t bos, start_header, end_header, eot;
+};
+
+// Every special token the template emits (image placeholders and padding are the data's).
+ChatSpecials chat_specials(const Tokenizer& tokenizer) {
+  return {required_special(tokenizer, "<|begin_of_text|>"), required_special(tokenizer, "<|start_header_id|>"),
+          required_special(tokenizer, "<|end_header_id|>"), required_special(tokenizer, "<|eot_id|>")};
+}
+
 }  // namespace
+
+std::vector<int32_t> llama3_chat_special_ids(const Tokenizer& tokenizer) {
+  const ChatSpecials s = chat_specials(tokenizer);
+  return {s.bos, s.start_header, s.end_header, s.eot};
+}
 
 std::string_view trim_chat_content(std::string_view content) {
   while (size_t n = whitespace_prefix(content)) content.remove_prefix(n);
@@ -46,10 +61,7 @@ std::string_view trim_chat_content(std::string_view content) {
 ChatTokens apply_llama3_chat(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
                              const ChatOptions& options) {
   MEDVQA_CHECK(!messages.empty(), "chat template: no messages");
-  const int32_t bos = required_special(tokenizer, "<|begin_of_text|>");
-  const int32_t start_header = required_special(tokenizer, "<|start_header_id|>");
-  const int32_t end_header = required_special(tokenizer, "<|end_header_id|>");
-  const int32_t eot = required_special(tokenizer, "<|eot_id|>");
+  const ChatSpecials special = chat_specials(tokenizer);
   ChatTokens out;
   auto append = [&](const std::vector<int32_t>& ids, bool label) {
     out.ids.insert(out.ids.end(), ids.begin(), ids.end());
@@ -59,17 +71,17 @@ ChatTokens apply_llama3_chat(const Tokenizer& tokenizer, const std::vector<ChatM
   // piece by piece gives the ids of the whole string. "\n\n" stays its own piece before trimmed
   // content, which therefore tokenizes as it would alone.
   auto header = [&](const std::string& role) {
-    append({start_header}, false);
+    append({special.start_header}, false);
     append(tokenizer.encode(role, Specials::kPlain), false);
-    append({end_header}, false);
+    append({special.end_header}, false);
     append(tokenizer.encode("\n\n", Specials::kPlain), false);
   };
-  append({bos}, false);
+  append({special.bos}, false);
   for (const auto& m : messages) {
     const bool answer = m.role == "assistant";
     header(m.role);
     append(tokenizer.encode(trim_chat_content(m.content), options.content_specials), answer);
-    append({eot}, answer);
+    append({special.eot}, answer);
   }
   if (options.add_generation_prompt) header("assistant");
   return out;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "medvqa/config/loader.h"
+#include "medvqa/core/autocast.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
@@ -66,7 +67,7 @@ Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptO
 }
 
 // Mean token loss over one pass of the loader, without gradients.
-double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& device) {
+double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& device, bool autocast) {
   torch::NoGradGuard no_grad;
   bool was_training = model->is_training();
   model->eval();
@@ -75,6 +76,7 @@ double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& d
   int64_t tokens = 0;
   for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
     Batch b = loader.next();
+    AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
     LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
     sum += l.sum.item<double>();
     tokens += l.tokens;
@@ -103,9 +105,6 @@ void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& 
 
 TrainSummary train(const Config& config) {
   const TrainConfig& tc = config.train;
-  // Refuse switches whose machinery does not exist yet rather than silently ignore them.
-  MEDVQA_CHECK(!config.model.gradient_checkpointing, "model.gradient_checkpointing: not implemented yet; set it to false");
-  MEDVQA_CHECK(!config.model.train_special_rows, "model.train_special_rows: not implemented yet; use an Instruct model");
   set_threads(static_cast<int>(config.model.threads));
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   fs::create_directories(tc.out_dir);
@@ -124,6 +123,11 @@ TrainSummary train(const Config& config) {
   int64_t total = tc.max_steps > 0 ? tc.max_steps : tc.epochs * loader.batches_per_epoch() / tc.grad_accum;
   MEDVQA_CHECK(total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
                tc.grad_accum);
+  // Mixed precision: the trainable weights (so AdamW's states) become fp32 masters; the frozen
+  // towers keep model.dtype and forward + loss run under bf16 autocast.
+  const bool autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && built.device.is_cuda());
+  if (autocast)
+    for (auto& [name, p] : trainable_parameters(model)) p.set_data(p.data().to(torch::kFloat));
   // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
   std::vector<at::Tensor> projector_params, other_params;
   auto trainable = trainable_parameters(model);
@@ -172,7 +176,11 @@ TrainSummary train(const Config& config) {
     double loss_sum = 0;
     for (int64_t k = 0; k < tc.grad_accum; ++k) {
       Batch b = loader.next();
-      LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+      LossSum l;
+      {
+        AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
+        l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+      }
       (l.sum / static_cast<double>(std::max<int64_t>(1, step_tokens))).backward();
       loss_sum += l.sum.item<double>();
       samples_seen += b.input_ids.size(0);
@@ -204,7 +212,7 @@ TrainSummary train(const Config& config) {
     }
     bool last = state.step == total;
     if (val_data.loader && ((tc.val_every > 0 && state.step % tc.val_every == 0) || last)) {
-      summary.val_loss = validation_loss(model, *val_data.loader, device);
+      summary.val_loss = validation_loss(model, *val_data.loader, device, autocast);
       val_curve.emplace_back(state.step, summary.val_loss);
       metrics << json{{"step", state.step}, {"val_loss", summary.val_loss}}.dump() << "\n" << std::flush;
       log_info("train: step ", state.step, " validation loss ", summary.val_loss);

@@ -118,6 +118,7 @@ struct TrainConfig {
   int64_t save_every = 0;
   int64_t keep_last = 2;
   std::string resume;
+  std::string autocast = "auto";
 
   template <class V>
   void visit(V& v) {
@@ -138,6 +139,7 @@ struct TrainConfig {
     v.field("save_every", save_every, config::range(0, 1e12, "steps between checkpoints; 0 = at the end only"));
     v.field("keep_last", keep_last, config::range(1, 1e6, "checkpoints kept"));
     v.field("resume", resume, config::doc("'' = fresh run, 'auto' = latest checkpoint of out_dir, or a checkpoint path"));
+    v.field("autocast", autocast, config::one_of({"auto", "bf16", "none"}, "forward + loss under bf16 autocast with fp32 trainable weights and optimizer states; auto = on CUDA only, none = compute in model.dtype"));
   }
 };
 

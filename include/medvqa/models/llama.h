@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "medvqa/models/lora.h"
+#include "medvqa/models/trainable_tokens.h"
 
 namespace medvqa {
 
@@ -143,13 +144,22 @@ class LlamaImpl : public torch::nn::Module {
   at::Tensor forward(const LlamaInput& input, KVCache* cache = nullptr);
 
   const LlamaOptions& options() const { return options_; }
-  at::Tensor embed(const at::Tensor& ids) { return model->embed_tokens(ids); }  // [B, T] -> [B, T, hidden]
+  at::Tensor embed(const at::Tensor& ids);  // [B, T] -> [B, T, hidden]
+
+  // PEFT's trainable_token_indices: rows `ids` of "embed_tokens" or "lm_head" become trainable
+  // (trainable_tokens.h), the matrix stays frozen. Refused with tied embeddings.
+  void add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids);
+
+  // Recompute each decoder layer in backward instead of keeping its activations (training
+  // without a KV cache only; activation_checkpoint.h).
+  bool gradient_checkpointing = false;
 
   LlamaModel model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings: logits use embed_tokens
 
  private:
   LlamaOptions options_;
+  TrainableTokens embed_rows_{nullptr}, head_rows_{nullptr};  // submodules of embed_tokens / lm_head
   at::Tensor inv_freq_;  // fp32 on the device last used; not a buffer, so not a checkpoint key
 };
 TORCH_MODULE(Llama);

@@ -20,6 +20,9 @@ LlamaOptions llama_options_from_hf_config(const nlohmann::json& config, const st
 // use_scaled_rope means LLaMA-3.1's llama3 scaling.
 LlamaOptions llama_options_from_meta_params(const nlohmann::json& params, const std::string& where);
 
+// The options of an HF (config.json) or Meta (params.json) directory, reading no weights.
+LlamaOptions read_llama_config(const std::string& dir);
+
 struct LoadedLlama {
   Llama model{nullptr};
   std::vector<int64_t> eos_ids;  // 128001, 128009 and generation_config.json's eos_token_id

@@ -1,13 +1,16 @@
 // LoRA adapters across a model and their files in PEFT's format (adapter_config.json +
-// adapter_model.safetensors, keys "base_model.model.<module>.lora_{A,B}.weight"), so PEFT loads
-// what medvqa trains onto transformers' model and the other way round.
+// adapter_model.safetensors, keys "base_model.model.<module>.lora_{A,B}.weight" and, for
+// trainable token rows, "<module>.token_adapter.trainable_tokens_delta"), so PEFT loads what
+// medvqa trains onto transformers' model and the other way round.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "medvqa/models/llama.h"
 #include "medvqa/models/lora.h"
 
 namespace medvqa {
@@ -16,6 +19,8 @@ struct AdapterConfig {
   LoraOptions lora;
   std::vector<std::string> targets;  // module name suffixes: q_proj, k_proj, ...
   std::string base_model;            // base_model_name_or_path, informational
+  // trainable_token_indices: "embed_tokens" / "lm_head" -> token ids whose rows train.
+  std::map<std::string, std::vector<int64_t>> trainable_tokens;
 };
 
 // Adds an adapter to every LoraLinear whose module name ends in ".<target>"; returns how many.
@@ -25,7 +30,10 @@ std::vector<std::pair<std::string, LoraLinear>> lora_layers(torch::nn::Module& m
 
 void save_peft_adapter(torch::nn::Module& model, const AdapterConfig& config, const std::string& dir);
 AdapterConfig read_peft_config(const std::string& dir);
-// Strict: every adapter of the model is in the file with its shape, every tensor of the file is used.
+// Strict: every adapter (and trainable token rows) of the model is in the file with its shape, every
+// tensor of the file is used.
 void load_peft_adapter(torch::nn::Module& model, const std::string& dir);
+// read_peft_config + the adapters and trainable token rows it names + load_peft_adapter.
+AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir);
 
 }  // namespace medvqa

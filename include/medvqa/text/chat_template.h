@@ -36,6 +36,10 @@ struct ChatTokens {
 ChatTokens apply_llama3_chat(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
                              const ChatOptions& options = {});
 
+// The special tokens the template emits: <|begin_of_text|>, <|start_header_id|>,
+// <|end_header_id|>, <|eot_id|> (base LLaMA-3 never trained the last three).
+std::vector<int32_t> llama3_chat_special_ids(const Tokenizer& tokenizer);
+
 // Jinja's `trim`: Python's str.strip(), i.e. Unicode whitespace at both ends removed.
 std::string_view trim_chat_content(std::string_view content);
 
