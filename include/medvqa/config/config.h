@@ -116,6 +116,8 @@ struct TrainConfig {
   int64_t save_every = 0;
   int64_t keep_last = 2;
   std::string resume;
+  int64_t dist_timeout_s = 1800;
+  double dist_bucket_mb = 25;
 
   template <class V>
   void visit(V& v) {
@@ -136,6 +138,8 @@ struct TrainConfig {
     v.field("save_every", save_every, config::range(0, 1e12, "steps between checkpoints; 0 = at the end only"));
     v.field("keep_last", keep_last, config::range(1, 1e6, "checkpoints kept"));
     v.field("resume", resume, config::doc("'' = fresh run, 'auto' = latest checkpoint of out_dir, or a checkpoint path"));
+    v.field("dist_timeout_s", dist_timeout_s, config::range(1, 1e6, "data-parallel runs: rendezvous and collective timeout in seconds; a rank that stops answering fails the others after this long"));
+    v.field("dist_bucket_mb", dist_bucket_mb, config::range(0.001, 1e5, "data-parallel runs: size of the flat gradient buckets all-reduced together, in MiB"));
   }
 };
 
