@@ -2,7 +2,6 @@
 // train.stage; with N > 1 (and no launcher environment yet) it starts N local data-parallel ranks.
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <iostream>
 
 #include "medvqa/cli/commands.h"
@@ -11,12 +10,6 @@
 #include "medvqa/train/trainer.h"
 
 namespace medvqa::cli {
-
-namespace {
-// Seconds the launcher gives the other ranks to fail on their own (their collectives time out)
-// after one rank failed, beyond train.dist_timeout_s, before it kills them.
-constexpr double kLauncherGraceMarginS = 10;
-}  // namespace
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train the projector (train.stage=align) or LoRA + projector (train.stage=lora)");
@@ -29,8 +22,7 @@ void add_train(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->callback([=] {
     Config config = load_config(*path, *overrides);  // config errors are reported once, before any rank starts
-    bool launched = std::getenv("RANK") || std::getenv("SLURM_PROCID");
-    if (*nproc > 1 && !launched) std::exit(launch_local(*nproc, static_cast<double>(config.train.dist_timeout_s) + kLauncherGraceMarginS));
+    launch_if_requested(*nproc, static_cast<double>(config.train.dist_timeout_s));
     TrainSummary s = train(config);
     nlohmann::json out{{"steps", s.steps}, {"loss", s.last_loss}, {"val_loss", s.val_loss}, {"run_dir", s.run_dir}};
     if (s.rank == 0) std::cout << out.dump() << "\n";

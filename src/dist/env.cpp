@@ -39,7 +39,6 @@ DistEnv read_dist_env(const GetEnv& env) {
   d.world_size = parse_int(env, world_var, 1, 1 << 20, "a positive integer", hint);
   d.rank = parse_int(env, rank_var, 0, d.world_size - 1, "an integer in [0, " + std::to_string(d.world_size) + ")", hint);
   d.local_rank = env(local_var) ? parse_int(env, local_var, 0, d.world_size - 1, "an integer in [0, world size)", hint) : 0;
-  if (d.world_size == 1) return d;  // nothing to connect to
   const char* addr = env("MASTER_ADDR");
   if (!addr && slurm) addr = env("SLURM_LAUNCH_NODE_IPADDR");
   MEDVQA_CHECK(addr && *addr, "dist: MASTER_ADDR: expected the host name or address of rank 0, found nothing",

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -23,6 +24,9 @@
 
 namespace medvqa {
 namespace {
+
+// Seconds beyond the collective timeout before the launcher kills ranks that outlive a failed one.
+constexpr double kGraceMarginS = 10;
 
 std::atomic<int> g_signal{0};
 extern "C" void on_launcher_signal(int sig) { g_signal = sig; }
@@ -211,6 +215,11 @@ int launch_local(int nproc, double grace_s) {
     }
   }
   return result;
+}
+
+void launch_if_requested(int nproc, double timeout_s) {
+  if (nproc <= 1 || std::getenv("RANK") || std::getenv("SLURM_PROCID")) return;
+  std::exit(launch_local(nproc, timeout_s + kGraceMarginS));
 }
 
 }  // namespace medvqa

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 
@@ -26,6 +27,11 @@ std::string describe(const std::exception& e) {
 bool loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0; }
 
 }  // namespace
+
+std::string rank_device(const std::string& device, const DistEnv& env) {
+  if (env.world_size > 1 && parse_device(device).is_cuda()) return "cuda:" + std::to_string(env.local_rank);
+  return device;
+}
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;

@@ -6,6 +6,7 @@
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/data/dataset.h"
+#include "medvqa/dist/gather.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
@@ -74,9 +75,25 @@ std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const std::v
   return scores;
 }
 
+// answer_all on this rank's contiguous share of the items, then every rank's answers in item order.
+std::vector<std::string> answer_sharded(ProcessGroup& pg, VqaModel& model, const Tokenizer& tokenizer,
+                                        const std::vector<Sample>& samples, const std::vector<VqaItem>& items,
+                                        const Config& config, const std::vector<int64_t>& eos_ids, bool blind) {
+  auto [begin, end] = shard_range(items.size(), pg.rank(), pg.world_size());
+  std::vector<Sample> my_samples(samples.begin() + begin, samples.begin() + end);
+  std::vector<VqaItem> my_items(items.begin() + begin, items.begin() + end);
+  return all_gather_strings(pg, answer_all(model, tokenizer, my_samples, my_items, config, eos_ids, blind));
+}
+
 }  // namespace
 
-nlohmann::ordered_json evaluate(const Config& config) {
+nlohmann::ordered_json evaluate(const Config& user_config) {
+  // Under a launcher (torchrun, srun, --nproc-per-node) the items are shared out across ranks.
+  const DistEnv env = read_dist_env();
+  Config config = user_config;
+  config.model.device = rank_device(config.model.device, env);
+  ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(config.train.dist_timeout_s));
+  set_log_rank(pg.rank());
   set_threads(static_cast<int>(config.model.threads));
   auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
   BuiltModel built = build_model(config.model, "");
@@ -90,17 +107,20 @@ nlohmann::ordered_json evaluate(const Config& config) {
   log_info("eval: ", items.size(), " items of the ", config.eval.split, " split");
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
-  auto answers = answer_all(model, *tokenizer, samples, items, config, eos, false);
+  auto answers = answer_sharded(pg, model, *tokenizer, samples, items, config, eos, false);
   nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines));
   if (config.eval.blind) {
-    auto blind = score_all(items, answer_all(model, *tokenizer, samples, items, config, eos, true), nullptr);
+    auto blind = score_all(items, answer_sharded(pg, model, *tokenizer, samples, items, config, eos, true), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
-  write_file_atomic((out / "predictions.jsonl").string(), text);
-  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+  if (pg.rank() == 0) {
+    write_file_atomic((out / "predictions.jsonl").string(), text);
+    write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+  }
+  pg.barrier();
   log_info("eval: open-ended accuracy ", metrics["open_accuracy"].get<double>(), " on ", items.size(), " items; ",
            (out / "metrics.json").string());
   double acc = metrics["open_accuracy"].get<double>();

@@ -105,12 +105,6 @@ void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& 
   write_file_atomic(path, kept);
 }
 
-// Each data-parallel rank drives its own GPU, cuda:LOCAL_RANK.
-Config with_rank_device(Config config, const DistEnv& env) {
-  if (env.world_size > 1 && parse_device(config.model.device).is_cuda()) config.model.device = "cuda:" + std::to_string(env.local_rank);
-  return config;
-}
-
 // Ranks > 0 draw dropout masks from their own stream (rank 0 keeps the single-process one).
 void seed_rank(int64_t seed, int rank, int64_t step) {
   if (rank > 0) torch::manual_seed(static_cast<uint64_t>(seed) * 1000003 + static_cast<uint64_t>(rank) * 7919 + static_cast<uint64_t>(step));
@@ -121,7 +115,8 @@ void seed_rank(int64_t seed, int rank, int64_t step) {
 TrainSummary train(const Config& user_config) {
   // The process group comes first: it decides the device of this rank and who logs.
   const DistEnv env = read_dist_env();
-  const Config config = with_rank_device(user_config, env);
+  Config config = user_config;
+  config.model.device = rank_device(config.model.device, env);
   const TrainConfig& tc = config.train;
   ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(tc.dist_timeout_s));
   set_log_rank(pg.rank());

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "common/test_util.h"
+#include "medvqa/dist/gather.h"
 #include "medvqa/dist/grad_buckets.h"
 #include "medvqa/dist/launcher.h"
 #include "medvqa/dist/process_group.h"
@@ -75,7 +76,10 @@ bool synced(ProcessGroup& pg) {
             at::equal(ps[2], at::full({2}, 30.0, at::kDouble));
   ok = ok && pg.sum_values({1.5, double(pg.rank())}) == std::vector<double>({3.0, 1.0});
   auto gathered = pg.all_gather(at::full({2}, pg.rank(), at::kByte));
-  return ok && gathered.size() == 2 && gathered[1][0].item<int>() == 1;
+  ok = ok && gathered.size() == 2 && gathered[1][0].item<int>() == 1;
+  const std::string binary("h\xc3\xa9llo\0x", 8);
+  auto strings = all_gather_strings(pg, pg.rank() == 0 ? std::vector<std::string>{"a", ""} : std::vector<std::string>{binary});
+  return ok && strings == std::vector<std::string>{"a", "", binary};
 }
 
 }  // namespace
@@ -85,6 +89,20 @@ TEST(ProcessGroup, GradientBucketsSumAndBroadcastCopiesRankZero) {
   int child = two_ranks(synced, [&](ProcessGroup& pg) { rank0_ok = synced(pg); });
   EXPECT_TRUE(rank0_ok);
   EXPECT_EQ(child, 0) << "rank 1 saw wrong values";
+}
+
+TEST(ProcessGroup, ShardsCoverEveryItemOnceInOrder) {
+  for (size_t n : {0, 1, 5, 11})
+    for (int w : {1, 2, 3, 4}) {
+      size_t next = 0;
+      for (int r = 0; r < w; ++r) {
+        auto [begin, end] = shard_range(n, r, w);
+        EXPECT_EQ(begin, next) << n << " items, rank " << r << " of " << w;
+        EXPECT_LE(end - begin, n / w + 1);
+        next = end;
+      }
+      EXPECT_EQ(next, n);
+    }
 }
 
 TEST(ProcessGroup, WorldSizeOneIsTheIdentityWithoutAGroup) {
@@ -99,7 +117,7 @@ TEST(ProcessGroup, WorldSizeOneIsTheIdentityWithoutAGroup) {
 
 TEST(ProcessGroup, ADeadRankIsNamedInTheSurvivorsError) {
   std::string message;
-  int child = two_ranks([](ProcessGroup&) { ::_exit(0); }, [&](ProcessGroup& pg) {
+  int child = two_ranks([](ProcessGroup&) -> bool { ::_exit(0); }, [&](ProcessGroup& pg) {
     message = test_util::error_message([&] { pg.sum_values({1.0}); });
   });
   EXPECT_EQ(child, 0);

@@ -1,8 +1,8 @@
 """Data-parallel training over c10d's Gloo on the CPU, on the demo towers and data of test_train.py:
 two ranks of batch b end with the weights of one process of batch 2b, resume works from 2 ranks to
-1 and from 1 to 2 (the data position is counted in samples), and a rank killed with SIGKILL makes
+1 and from 1 to 2 (the data position is counted in samples), a rank killed with SIGKILL makes
 the others fail within the timeout with an error naming it, leaving no process and an intact
-checkpoint behind."""
+checkpoint behind, and evaluation shared out to 2 ranks writes the predictions of 1 process."""
 import json
 import os
 import signal
@@ -26,14 +26,19 @@ TIMEOUT_S = 20
 THREADS = ["model.threads=1"]
 
 
-def train(medvqa_bin, cfg, *overrides, nproc=1, check=True):
-    args = [str(medvqa_bin), "train", "-c", str(cfg), *THREADS, *overrides]
+def launch(medvqa_bin, command, cfg, *overrides, nproc=1):
+    """`medvqa train|eval -c CFG` with one intra-op thread per rank, through the launcher when nproc > 1."""
+    args = [str(medvqa_bin), command, "-c", str(cfg), *THREADS, *overrides]
     if nproc > 1:
         args += ["--nproc-per-node", str(nproc)]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
+    if proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc
+
+
+def train(medvqa_bin, cfg, *overrides, nproc=1):
+    return launch(medvqa_bin, "train", cfg, *overrides, nproc=nproc)
 
 
 def assert_close(a_dir, b_dir):
@@ -151,3 +156,18 @@ def test_bad_launcher_environment_is_a_clean_error(demo, medvqa_bin, tmp_path): 
                           capture_output=True, text=True)
     assert_user_error(proc, "train.lr")
     assert "[rank" not in proc.stderr, "a config error must be reported once, before any rank starts"
+
+
+def test_evaluation_shared_out_to_two_ranks_writes_the_predictions_of_one(demo, runs, medvqa_bin):  # noqa: F811
+    cfg, _ = runs["one"]
+    # Batch 1: every prompt is computed alone, so the answers cannot depend on how items are shared out.
+    common = [f"model.projector_weights={demo / 'dp_one/final/projector.safetensors'}", "eval.max_new_tokens=2",
+              "eval.batch_size=1", "eval.blind=false"]
+    predictions = {}
+    for nproc in (1, 2):
+        out = demo / f"eval_{nproc}"
+        proc = launch(medvqa_bin, "eval", cfg, *common, f"eval.out_dir={out}", nproc=nproc)
+        predictions[nproc] = (out / "predictions.jsonl").read_text()
+    assert "gloo" in proc.stderr and proc.stdout.startswith("[rank 0] {"), proc.stderr
+    assert len(predictions[1].splitlines()) > 2
+    assert predictions[2] == predictions[1]

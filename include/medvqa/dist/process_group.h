@@ -1,6 +1,6 @@
 // The c10d process group of a data-parallel job: a TCPStore rendezvous at MASTER_ADDR:MASTER_PORT,
-// then ProcessGroupNCCL on CUDA or ProcessGroupGloo on CPU, with a collective timeout. With world
-// size 1 there is no group and every collective is the identity. A failed collective becomes an
+// then ProcessGroupNCCL on CUDA or ProcessGroupGloo on CPU, with a collective timeout. Without a
+// launcher there is no group and every collective is the identity. A failed collective becomes an
 // error naming the ranks that no longer answer. Gradient buckets live in grad_buckets.h.
 #pragma once
 
@@ -9,11 +9,16 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "medvqa/dist/env.h"
 
 namespace medvqa {
+
+// The device text of this rank: in a job of several ranks a CUDA device becomes cuda:LOCAL_RANK
+// (one GPU per rank); otherwise `device` unchanged.
+std::string rank_device(const std::string& device, const DistEnv& env);
 
 class ProcessGroup {
  public:
@@ -24,7 +29,9 @@ class ProcessGroup {
 
   int rank() const { return env_.rank; }
   int world_size() const { return env_.world_size; }
-  bool distributed() const { return env_.world_size > 1; }
+  // A launcher started this process (even with world size 1, as torch does): collectives go
+  // through the group.
+  bool distributed() const { return !env_.source.empty(); }
   const char* backend_name() const;
 
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
