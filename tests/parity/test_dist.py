@@ -3,6 +3,7 @@ two ranks of batch b end with the weights of one process of batch 2b, resume wor
 1 and from 1 to 2 (the data position is counted in samples), a rank killed with SIGKILL makes
 the others fail within the timeout with an error naming it, leaving no process and an intact
 checkpoint behind, and evaluation shared out to 2 ranks writes the predictions of 1 process."""
+import contextlib
 import json
 import os
 import signal
@@ -110,11 +111,9 @@ def alive(pid):
     return True
 
 
-@pytest.mark.parametrize("victim", [1, 0])
-def test_a_killed_rank_stops_the_others_and_leaves_a_good_checkpoint(demo, medvqa_bin, tmp_path, victim):  # noqa: F811
-    out = tmp_path / "run"
-    cfg = write_config(demo, f"kill{victim}", "align", out, max_steps=10000, save_every=1, keep_last=2,
-                       batch_size=GLOBAL_BATCH // 2, dist_timeout_s=TIMEOUT_S)
+@contextlib.contextmanager
+def long_run(medvqa_bin, cfg, out):
+    """A 2-rank launcher on an endless run, yielded with its {rank: pid} once a checkpoint exists."""
     launcher = subprocess.Popen([str(medvqa_bin), "train", "-c", str(cfg), *THREADS, "--nproc-per-node", "2"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -124,13 +123,26 @@ def test_a_killed_rank_stops_the_others_and_leaves_a_good_checkpoint(demo, medvq
             time.sleep(0.2)
         pids = rank_pids(launcher.pid)
         assert sorted(pids) == [0, 1], pids
+        yield launcher, pids
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def endless_config(demo, name, out):  # noqa: F811
+    return write_config(demo, name, "align", out, max_steps=10000, save_every=1, keep_last=2,
+                        batch_size=GLOBAL_BATCH // 2, dist_timeout_s=TIMEOUT_S)
+
+
+@pytest.mark.parametrize("victim", [1, 0])
+def test_a_killed_rank_stops_the_others_and_leaves_a_good_checkpoint(demo, medvqa_bin, tmp_path, victim):  # noqa: F811
+    out = tmp_path / "run"
+    cfg = endless_config(demo, f"kill{victim}", out)
+    with long_run(medvqa_bin, cfg, out) as (launcher, pids):
         os.kill(pids[victim], signal.SIGKILL)
         killed_at = time.time()
         _, stderr = launcher.communicate(timeout=TIMEOUT_S + 30)
         took = time.time() - killed_at
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
     assert launcher.returncode != 0
     assert f"launcher: rank {victim} (pid {pids[victim]}) was killed by signal 9" in stderr, stderr
     survivor = 1 - victim
@@ -171,3 +183,15 @@ def test_evaluation_shared_out_to_two_ranks_writes_the_predictions_of_one(demo, 
     assert "gloo" in proc.stderr and proc.stdout.startswith("[rank 0] {"), proc.stderr
     assert len(predictions[1].splitlines()) > 2
     assert predictions[2] == predictions[1]
+
+
+def test_a_signal_to_the_launcher_reaches_every_rank_which_checkpoint_the_same_step(demo, medvqa_bin, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    with long_run(medvqa_bin, endless_config(demo, "sigint", out), out) as (launcher, pids):
+        launcher.send_signal(signal.SIGINT)
+        _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 128 + signal.SIGINT, stderr
+    assert "launcher: signal 2: forwarding to every rank" in stderr and "[rank 0] " in stderr, stderr
+    assert "resume with train.resume=auto" in stderr and "stopping the other ranks" not in stderr, stderr
+    assert not any(alive(p) for p in pids.values())
+    assert not list((out / "checkpoints").glob("*.tmp")), "a checkpoint was left half-written"
