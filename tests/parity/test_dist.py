@@ -195,3 +195,19 @@ def test_a_signal_to_the_launcher_reaches_every_rank_which_checkpoint_the_same_s
     assert "resume with train.resume=auto" in stderr and "stopping the other ranks" not in stderr, stderr
     assert not any(alive(p) for p in pids.values())
     assert not list((out / "checkpoints").glob("*.tmp")), "a checkpoint was left half-written"
+
+
+def test_world_size_one_under_torchrun_runs_through_a_group(demo, runs, medvqa_bin):  # noqa: F811
+    """What torchrun --nproc-per-node 1 gives (on a GPU this is the one-GPU NCCL run)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg, _ = runs["one"]
+    out = demo / "torchrun_1"
+    env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    proc = subprocess.run([str(medvqa_bin), "train", "-c", str(cfg), *THREADS, f"train.out_dir={out}"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "dist: rank 0 of 1 (torchrun, local rank 0), gloo" in proc.stderr, proc.stderr
+    assert_close(demo / "dp_one", out)  # a group of one changes nothing
