@@ -37,6 +37,13 @@ void init_logging(const std::string& level, int rank) {
   logger()->set_level(lvl);
 }
 
+void set_log_rank(int rank) {
+  if (!logger()) init_logging();
+  if (rank == 0) return;
+  logger()->set_pattern("[%H:%M:%S rank " + std::to_string(rank) + "] %^%v%$");
+  if (logger()->level() < spdlog::level::warn) logger()->set_level(spdlog::level::warn);
+}
+
 bool log_enabled(LogLevel level) {
   if (!logger()) init_logging();
   return logger()->should_log(to_spdlog(level));

@@ -7,6 +7,7 @@
 #include "medvqa/core/log.h"
 #include "medvqa/core/progress.h"
 #include "medvqa/data/dataset.h"
+#include "medvqa/dist/gather.h"
 #include "medvqa/eval/answerer.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/prefix_score.h"
@@ -94,9 +95,34 @@ std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answer
   return scores;
 }
 
+// answer_all on this rank's contiguous share of the items, then every rank's answers in item order
+// (the prefix losses travel as JSON text).
+Answers answer_sharded(ProcessGroup& pg, Answerer& answerer, const std::vector<Sample>& samples,
+                       const std::vector<VqaItem>& items, const Config& config, bool blind, bool with_prefix) {
+  auto [begin, end] = shard_range(items.size(), pg.rank(), pg.world_size());
+  std::vector<Sample> my_samples(samples.begin() + begin, samples.begin() + end);
+  std::vector<VqaItem> my_items(items.begin() + begin, items.begin() + end);
+  Answers mine = answer_all(answerer, my_samples, my_items, config, blind, with_prefix);
+  Answers all;
+  all.text = all_gather_strings(pg, mine.text);
+  if (with_prefix) {
+    std::vector<std::string> losses;
+    for (const auto& l : mine.prefix_losses) losses.push_back(nlohmann::json(l).dump());
+    for (const auto& l : all_gather_strings(pg, losses))
+      all.prefix_losses.push_back(nlohmann::json::parse(l).get<std::vector<double>>());
+  }
+  return all;
+}
+
 }  // namespace
 
-nlohmann::ordered_json evaluate(const Config& config) {
+nlohmann::ordered_json evaluate(const Config& user_config) {
+  // Under a launcher (torchrun, srun, --nproc-per-node) the items are shared out across ranks.
+  const DistEnv env = read_dist_env();
+  Config config = user_config;
+  config.model.device = rank_device(config.model.device, env);
+  ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(config.train.dist_timeout_s));
+  set_log_rank(pg.rank());
   set_threads(static_cast<int>(config.model.threads));
   Answerer answerer(config);
   std::vector<VqaItem> items;
@@ -106,26 +132,30 @@ nlohmann::ordered_json evaluate(const Config& config) {
   log_info("eval: ", items.size(), " items of ", what);
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
-  Answers answers = answer_all(answerer, samples, items, config, false, config.eval.prefix_score);
+  Answers answers = answer_sharded(pg, answerer, samples, items, config, false, config.eval.prefix_score);
   nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines), config.eval.prefix_score);
   if (config.eval.blind) {
-    auto blind = score_all(items, answer_all(answerer, samples, items, config, true, false), nullptr);
+    auto blind = score_all(items, answer_sharded(pg, answerer, samples, items, config, true, false), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
-  write_file_atomic((out / "predictions.jsonl").string(), text);
-  write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
-  ReportOptions report;
-  report.title = "medvqa evaluation: " + what;
-  report.run = {{"data", config.data.root},
-                {"vision tower", config.model.vision},
-                {"LLM", config.model.llm},
-                {"projector", config.model.projector_weights.empty() ? "(fresh)" : config.model.projector_weights},
-                {"adapter", config.model.adapter.empty() ? "(none)" : config.model.adapter}};
-  report.examples = static_cast<size_t>(config.eval.report_examples);
-  const std::string html = write_report(out.string(), metrics, lines, report);
+  std::string html;
+  if (pg.rank() == 0) {
+    write_file_atomic((out / "predictions.jsonl").string(), text);
+    write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+    ReportOptions report;
+    report.title = "medvqa evaluation: " + what;
+    report.run = {{"data", config.data.root},
+                  {"vision tower", config.model.vision},
+                  {"LLM", config.model.llm},
+                  {"projector", config.model.projector_weights.empty() ? "(fresh)" : config.model.projector_weights},
+                  {"adapter", config.model.adapter.empty() ? "(none)" : config.model.adapter}};
+    report.examples = static_cast<size_t>(config.eval.report_examples);
+    html = write_report(out.string(), metrics, lines, report);
+  }
+  pg.barrier();
   double acc = metrics["open_accuracy"].get<double>();
   log_info("eval: open-ended accuracy ", acc, " on ", items.size(), " items; ", (out / "metrics.json").string(),
            ", report ", html);

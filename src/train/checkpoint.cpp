@@ -30,6 +30,9 @@ std::vector<fs::path> checkpoints(const std::string& run_dir) {
   return out;
 }
 
+// Rank 0's key predates data parallelism; the other ranks' are suffixed.
+std::string rng_key(size_t rank) { return rank == 0 ? "__rng__.cpu" : "__rng__.cpu.rank" + std::to_string(rank); }
+
 }  // namespace
 
 std::string save_checkpoint(const std::string& run_dir, const Checkpointable& what, const TrainState& state,
@@ -41,12 +44,12 @@ std::string save_checkpoint(const std::string& run_dir, const Checkpointable& wh
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
-  tensors.emplace_back("__rng__.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  for (size_t r = 0; r < state.rng.size(); ++r) tensors.emplace_back(rng_key(r), state.rng[r]);
   write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
   torch::serialize::OutputArchive archive;
   what.optimizer->save(archive);
   archive.save_to((tmp / "optimizer.pt").string());
-  json j{{"step", state.step}, {"epoch", state.data.epoch}, {"batch", state.data.batch}};
+  json j{{"step", state.step}, {"epoch", state.data.epoch}, {"sample", state.data.sample}};
   write_file_atomic((tmp / "state.json").string(), j.dump(1) + "\n");
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
@@ -61,7 +64,7 @@ std::string resolve_checkpoint(const std::string& resume, const std::string& run
   return all.empty() ? "" : all.back().string();
 }
 
-TrainState load_checkpoint(const std::string& path, const Checkpointable& what) {
+TrainState load_checkpoint(const std::string& path, const Checkpointable& what, int rank) {
   fs::path dir(path);
   MEDVQA_CHECK(fs::is_directory(dir) && fs::exists(dir / "state.json"), path,
                ": not a checkpoint folder (expected state.json, trainable.safetensors, optimizer.pt)");
@@ -78,15 +81,20 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what) 
     torch::NoGradGuard no_grad;
     for (const auto& [name, t] : what.weights) t.copy_(store.load(name));
   }
-  at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
-  cpu_generator.set_state(store.load("__rng__.cpu").clone());
+  TrainState state;
+  if (store.find(rng_key(static_cast<size_t>(rank)))) {
+    state.rng.push_back(store.load(rng_key(static_cast<size_t>(rank))).clone());
+    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
+    cpu_generator.set_state(state.rng.back());
+  }
   torch::serialize::InputArchive archive;
   archive.load_from((dir / "optimizer.pt").string());
   what.optimizer->load(archive);
   json j = json::parse(std::ifstream(dir / "state.json"));
-  TrainState state;
+  MEDVQA_CHECK(j.contains("sample"), (dir / "state.json").string(),
+               ": no 'sample' (data position) key: written by an older medvqa, cannot resume from it");
   state.step = j.at("step").get<int64_t>();
-  state.data = {j.at("epoch").get<int64_t>(), j.at("batch").get<int64_t>()};
+  state.data = {j.at("epoch").get<int64_t>(), j.at("sample").get<int64_t>()};
   return state;
 }
 

@@ -16,6 +16,8 @@
 #include "medvqa/core/log.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/data/loader.h"
+#include "medvqa/dist/grad_buckets.h"
+#include "medvqa/dist/process_group.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/models/registry.h"
 #include "medvqa/text/tokenizer.h"
@@ -47,7 +49,7 @@ struct Data {
 };
 
 Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptOptions& prompt, const std::string& split,
-                 bool shuffle, int64_t batch_size) {
+                 bool shuffle, int64_t batch_size, const ProcessGroup* pg) {
   std::vector<VqaItem> kept;
   auto samples = build_samples(tokenizer, load_items(config.data, split), prompt, config.data, true, kept);
   std::vector<std::string> images;
@@ -56,6 +58,10 @@ Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptO
   lo.batch_size = std::min<int64_t>(batch_size, static_cast<int64_t>(samples.size()));
   lo.shuffle = shuffle;
   lo.seed = static_cast<uint64_t>(config.train.seed);
+  if (pg) {
+    lo.rank = pg->rank();
+    lo.world_size = pg->world_size();
+  }
   lo.workers = static_cast<int>(config.data.workers);
   lo.pad_id = config.model.pad_token_id;
   lo.preprocess = vision::read_preprocess_options(config.model.vision);
@@ -76,6 +82,7 @@ double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& d
   int64_t tokens = 0;
   for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
     Batch b = loader.next();
+    if (b.indices.empty()) continue;
     AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
     LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
     sum += l.sum.item<double>();
@@ -101,28 +108,38 @@ void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& 
   write_file_atomic(path, kept);
 }
 
+// Ranks > 0 draw dropout masks from their own stream (rank 0 keeps the single-process one).
+void seed_rank(int64_t seed, int rank, int64_t step) {
+  if (rank > 0) torch::manual_seed(static_cast<uint64_t>(seed) * 1000003 + static_cast<uint64_t>(rank) * 7919 + static_cast<uint64_t>(step));
+}
+
 }  // namespace
 
-TrainSummary train(const Config& config) {
+TrainSummary train(const Config& user_config) {
+  // The process group comes first: it decides the device of this rank and who logs.
+  const DistEnv env = read_dist_env();
+  Config config = user_config;
+  config.model.device = rank_device(config.model.device, env);
   const TrainConfig& tc = config.train;
+  ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(tc.dist_timeout_s));
+  set_log_rank(pg.rank());
+  const bool rank0 = pg.rank() == 0;
   set_threads(static_cast<int>(config.model.threads));
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  fs::create_directories(tc.out_dir);
-  write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(config));
+  if (rank0) {
+    fs::create_directories(tc.out_dir);
+    write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(config));
+  }
 
   auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
   BuiltModel built = build_model(config.model, tc.stage);
   VqaModel model = built.model;
   PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
-  Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size);
-  Data val_data;
-  if (config.data.format == "omnimedvqa" && config.data.split[1] > 0)
-    val_data = make_loader(config, *tokenizer, prompt, "val", false, tc.batch_size);
+  Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size, &pg);
+  Data val_data;  // the validation loss is rank 0's job
+  if (rank0 && config.data.format == "omnimedvqa" && config.data.split[1] > 0)
+    val_data = make_loader(config, *tokenizer, prompt, "val", false, tc.batch_size, nullptr);
   DataLoader& loader = *train_data.loader;
-
-  int64_t total = tc.max_steps > 0 ? tc.max_steps : tc.epochs * loader.batches_per_epoch() / tc.grad_accum;
-  MEDVQA_CHECK(total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
-               tc.grad_accum);
   // Mixed precision: the trainable weights (so AdamW's states) become fp32 masters; the frozen
   // towers keep model.dtype and forward + loss run under bf16 autocast.
   const bool autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && built.device.is_cuda());
@@ -131,6 +148,11 @@ TrainSummary train(const Config& config) {
   // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
   std::vector<at::Tensor> projector_params, other_params;
   auto trainable = trainable_parameters(model);
+  std::vector<at::Tensor> params;
+  for (const auto& [name, p] : trainable) params.push_back(p);
+  broadcast_parameters(pg, params);
+  seed_rank(tc.seed, pg.rank(), 0);
+  GradBuckets grad_sync(params, tc.dist_bucket_mb);
   for (const auto& [name, p] : trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
   double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -146,17 +168,27 @@ TrainSummary train(const Config& config) {
   TrainState state;
   std::string resume = tc.resume.empty() ? "" : resolve_checkpoint(tc.resume, tc.out_dir);
   if (!resume.empty()) {
-    state = load_checkpoint(resume, ckpt);
+    state = load_checkpoint(resume, ckpt, pg.rank());
+    if (state.rng.empty()) seed_rank(tc.seed, pg.rank(), state.step);  // the writer had fewer ranks
     loader.set_position(state.data);
-    log_info("train: resumed from ", resume, " at step ", state.step);
+    log_info("train: resumed from ", resume, " at step ", state.step, " (epoch ", state.data.epoch, ", sample ",
+             state.data.sample, ")");
   }
-  reload_metrics(metrics_path, resume.empty() ? -1 : state.step, train_curve, val_curve);
-  std::ofstream metrics(metrics_path, std::ios::app);
+  // With epochs deciding, the run ends where the data does, whatever the world size was so far.
+  int64_t total = tc.max_steps > 0 ? tc.max_steps : state.step + loader.batches_before_epoch(tc.epochs) / tc.grad_accum;
+  MEDVQA_CHECK(total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
+               tc.grad_accum);
+  std::ofstream metrics;
+  if (rank0) {
+    reload_metrics(metrics_path, resume.empty() ? -1 : state.step, train_curve, val_curve);
+    metrics.open(metrics_path, std::ios::app);
+  }
 
   int64_t n_params = 0;
   for (const auto& [name, p] : trainable) n_params += p.numel();
   log_info("train: stage ", tc.stage, ", ", train_data.items, " training items, ", total, " steps of ",
-           tc.batch_size * tc.grad_accum, " samples, ", n_params, " trainable parameters");
+           tc.batch_size * tc.grad_accum * pg.world_size(), " samples (", pg.world_size(), " ranks), ", n_params,
+           " trainable parameters, ", grad_sync.buckets(), " gradient buckets");
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
 
@@ -170,28 +202,35 @@ TrainSummary train(const Config& config) {
   while (state.step < total) {
     for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
       optimizer.param_groups()[g].options().set_lr(peak_lr[g] * lr_factor(state.step, total, tc.warmup_ratio));
-    // The loss of the step is divided by the label tokens of all its micro-batches.
-    int64_t step_tokens = 0;
-    for (int64_t k = 0; k < tc.grad_accum; ++k) step_tokens += loader.label_tokens_ahead(k);
-    double loss_sum = 0;
+    // The loss of the step is divided by the label tokens of all its micro-batches on all ranks.
+    double local_tokens = 0;
+    for (int64_t k = 0; k < tc.grad_accum; ++k) local_tokens += static_cast<double>(loader.label_tokens_ahead(k));
+    const double step_tokens = std::max(1.0, pg.sum_values({local_tokens})[0]);
+    double loss_sum = 0, samples = 0, tokens = 0;
     for (int64_t k = 0; k < tc.grad_accum; ++k) {
       Batch b = loader.next();
+      if (b.indices.empty()) continue;  // this rank's slice of the epoch's last, partial global batch
       LossSum l;
       {
         AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
         l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
       }
-      (l.sum / static_cast<double>(std::max<int64_t>(1, step_tokens))).backward();
+      (l.sum / step_tokens).backward();
       loss_sum += l.sum.item<double>();
-      samples_seen += b.input_ids.size(0);
-      tokens_seen += b.attention_mask.sum().item<int64_t>();
+      samples += static_cast<double>(b.input_ids.size(0));
+      tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());
     }
-    double loss = loss_sum / static_cast<double>(std::max<int64_t>(1, step_tokens));
+    grad_sync.all_reduce(pg);
+    // One collective for the step's totals and for a stop signal any rank received, so that all
+    // ranks checkpoint and stop at the same step.
+    auto totals = pg.sum_values({loss_sum, samples, tokens, g_stop_signal.load() ? 1.0 : 0.0});
+    samples_seen += static_cast<int64_t>(totals[1]);
+    tokens_seen += static_cast<int64_t>(totals[2]);
+    int sig = totals[3] > 0 ? (g_stop_signal.load() ? g_stop_signal.load() : SIGTERM) : 0;
+    double loss = totals[0] / step_tokens;
     MEDVQA_CHECK(std::isfinite(loss), "train: loss is ", loss, " at step ", state.step + 1,
                  "; stopping. The last good checkpoint is ", resolve_checkpoint("auto", tc.out_dir),
                  " (lower train.lr or check the data)");
-    std::vector<at::Tensor> params;
-    for (const auto& [name, p] : trainable) params.push_back(p);
     double grad_norm = tc.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, tc.grad_clip)
                                         : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
     optimizer.step();
@@ -203,37 +242,51 @@ TrainSummary train(const Config& config) {
 
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     double rate = static_cast<double>(state.step - start_step) / elapsed;
-    if (state.step % tc.log_every == 0 || state.step == total) {
+    if (rank0 && (state.step % tc.log_every == 0 || state.step == total)) {
       json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
              {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
+      if (pg.distributed()) m["comm_share"] = grad_sync.comm_seconds() / elapsed;
       metrics << m.dump() << "\n" << std::flush;
       log_info("train: step ", state.step, "/", total, " loss ", loss, " lr ", m["lr"].get<double>(), " grad-norm ",
                grad_norm, " ", samples_seen / elapsed, " samples/s, ETA ", duration((total - state.step) / rate));
     }
     bool last = state.step == total;
-    if (val_data.loader && ((tc.val_every > 0 && state.step % tc.val_every == 0) || last)) {
-      summary.val_loss = validation_loss(model, *val_data.loader, device, autocast);
-      val_curve.emplace_back(state.step, summary.val_loss);
-      metrics << json{{"step", state.step}, {"val_loss", summary.val_loss}}.dump() << "\n" << std::flush;
-      log_info("train: step ", state.step, " validation loss ", summary.val_loss);
+    if ((tc.val_every > 0 && state.step % tc.val_every == 0) || last) {
+      if (val_data.loader) {
+        summary.val_loss = validation_loss(model, *val_data.loader, device, autocast);
+        val_curve.emplace_back(state.step, summary.val_loss);
+        metrics << json{{"step", state.step}, {"val_loss", summary.val_loss}}.dump() << "\n" << std::flush;
+        log_info("train: step ", state.step, " validation loss ", summary.val_loss);
+      }
+      pg.barrier();
     }
-    int sig = g_stop_signal.load();
     if ((tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig) {
-      std::string path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);
-      write_file_atomic((fs::path(tc.out_dir) / "loss_curve.png").string(),
-                        vision::loss_curve_png(train_curve, val_curve, "medvqa " + tc.stage + ": loss per optimizer step"));
+      state.rng = pg.all_gather(at::detail::getDefaultCPUGenerator().get_state());
+      std::string path;
+      if (rank0) {
+        path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);
+        write_file_atomic((fs::path(tc.out_dir) / "loss_curve.png").string(),
+                          vision::loss_curve_png(train_curve, val_curve, "medvqa " + tc.stage + ": loss per optimizer step"));
+      }
+      pg.barrier();  // no rank runs ahead of (or exits before) a checkpoint that is still being written
       if (sig) {
-        log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
+        if (rank0) log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
         std::exit(128 + sig);
       }
     }
   }
+  check_parameters_in_sync(pg, trainable);
+  if (pg.distributed()) log_info("dist: trainable weights identical on all ", pg.world_size(), " ranks");
   fs::path final_dir = fs::path(tc.out_dir) / "final";
-  fs::create_directories(final_dir);
-  save_projector(model, (final_dir / "projector.safetensors").string());
-  if (built.adapter.lora.r > 0) save_peft_adapter(*model->llm, built.adapter, (final_dir / "adapter").string());
-  write_file_atomic((final_dir / "config.yaml").string(), to_yaml(config));
+  if (rank0) {
+    fs::create_directories(final_dir);
+    save_projector(model, (final_dir / "projector.safetensors").string());
+    if (built.adapter.lora.r > 0) save_peft_adapter(*model->llm, built.adapter, (final_dir / "adapter").string());
+    write_file_atomic((final_dir / "config.yaml").string(), to_yaml(config));
+  }
+  pg.barrier();
   summary.steps = state.step;
+  summary.rank = pg.rank();
   log_info("train: done, ", state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
            (fs::path(tc.out_dir) / "loss_curve.png").string());
   return summary;

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numeric>
 #include <set>
 
 #include "medvqa/core/error.h"
 #include "medvqa/data/dataset_reader.h"
 #include "medvqa/data/demo_data.h"
+#include "medvqa/data/loader.h"
 #include "medvqa/data/split.h"
 #include "common/test_util.h"
 
@@ -31,7 +33,73 @@ fs::path demo_root() {
 
 using test_util::error_message;
 
+// A loader over n one-token samples (id = label = index) sharing one small image.
+std::unique_ptr<DataLoader> index_loader(size_t n, int64_t batch, int64_t rank, int64_t world) {
+  std::string image = read_omnimedvqa(demo_root().string(), {}).at(0).image;
+  std::vector<Sample> samples;
+  for (size_t i = 0; i < n; ++i) samples.push_back({{static_cast<int64_t>(i)}, {static_cast<int64_t>(i)}});
+  LoaderOptions o;
+  o.batch_size = batch;
+  o.seed = 3;
+  o.rank = rank;
+  o.world_size = world;
+  o.workers = 1;
+  o.preprocess.image_size = 8;
+  return std::make_unique<DataLoader>(std::move(samples), std::vector<std::string>(n, image), o);
+}
+
+// The items every rank gets until the epoch of rank 0's loader changes.
+std::vector<size_t> rest_of_epoch(std::vector<std::unique_ptr<DataLoader>>& ranks) {
+  std::vector<size_t> seen;
+  int64_t epoch = ranks[0]->position().epoch;
+  while (ranks[0]->position().epoch == epoch)
+    for (auto& r : ranks)
+      for (size_t i : r->next().indices) seen.push_back(i);
+  return seen;
+}
+
+std::vector<std::unique_ptr<DataLoader>> world(size_t n, int64_t batch, int64_t w) {
+  std::vector<std::unique_ptr<DataLoader>> ranks;
+  for (int64_t r = 0; r < w; ++r) ranks.push_back(index_loader(n, batch, r, w));
+  return ranks;
+}
+
 }  // namespace
+
+TEST(Loader, EveryItemExactlyOncePerEpochOnAnyWorldSize) {
+  const size_t n = 11;
+  std::vector<size_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  for (int64_t w : {1, 2, 3, 4}) {
+    auto ranks = world(n, 2, w);
+    EXPECT_EQ(ranks[0]->batches_per_epoch(), static_cast<int64_t>((n + 2 * w - 1) / (2 * w))) << w;
+    auto epoch0 = rest_of_epoch(ranks), epoch1 = rest_of_epoch(ranks);
+    EXPECT_NE(epoch0, epoch1) << "world " << w << ": epoch 1 was not reshuffled";
+    for (auto* e : {&epoch0, &epoch1}) {
+      std::sort(e->begin(), e->end());
+      EXPECT_EQ(*e, all) << "world " << w;
+    }
+  }
+}
+
+TEST(Loader, PositionCarriesOverToAnotherWorldSize) {
+  const size_t n = 11;
+  auto two = world(n, 2, 2);
+  std::vector<size_t> seen;
+  for (int k = 0; k < 2; ++k)
+    for (auto& r : two)
+      for (size_t i : r->next().indices) seen.push_back(i);
+  EXPECT_EQ(two[0]->position().sample, 8);
+  // The same global order, continued by one rank from the samples consumed.
+  auto one = world(n, 2, 1);
+  one[0]->set_position(two[0]->position());
+  EXPECT_EQ(one[0]->batches_before_epoch(1), 2);
+  auto rest = rest_of_epoch(one);
+  seen.insert(seen.end(), rest.begin(), rest.end());
+  auto straight = world(n, 4, 1);
+  EXPECT_EQ(seen, rest_of_epoch(straight)) << "2 ranks x 2 then 1 rank x 2 must walk the order of 1 rank x 4";
+  EXPECT_NE(error_message([&] { one[0]->set_position({0, 11}); }).find("outside an epoch of 11 items"), std::string::npos);
+}
 
 TEST(DemoData, IsAValidOmniMedVqaRootWithRealModalityStrings) {
   auto items = read_omnimedvqa(demo_root().string(), {});

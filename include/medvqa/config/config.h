@@ -119,6 +119,8 @@ struct TrainConfig {
   int64_t keep_last = 2;
   std::string resume;
   std::string autocast = "auto";
+  int64_t dist_timeout_s = 1800;
+  double dist_bucket_mb = 25;
 
   template <class V>
   void visit(V& v) {
@@ -140,6 +142,8 @@ struct TrainConfig {
     v.field("keep_last", keep_last, config::range(1, 1e6, "checkpoints kept"));
     v.field("resume", resume, config::doc("'' = fresh run, 'auto' = latest checkpoint of out_dir, or a checkpoint path"));
     v.field("autocast", autocast, config::one_of({"auto", "bf16", "none"}, "forward + loss under bf16 autocast with fp32 trainable weights and optimizer states; auto = on CUDA only, none = compute in model.dtype"));
+    v.field("dist_timeout_s", dist_timeout_s, config::range(1, 1e6, "data-parallel runs: rendezvous and collective timeout in seconds; a rank that stops answering fails the others after this long"));
+    v.field("dist_bucket_mb", dist_bucket_mb, config::range(0.001, 1e5, "data-parallel runs: size of the flat gradient buckets all-reduced together, in MiB"));
   }
 };
 

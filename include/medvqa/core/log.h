@@ -13,6 +13,8 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 // level: "debug" | "info" | "warn" | "error"; rank > 0 raises the level to warn.
 void init_logging(const std::string& level = "info", int rank = 0);
+// Once the rank is known: ranks > 0 keep warnings and errors only and tag their lines.
+void set_log_rank(int rank);
 bool log_enabled(LogLevel level);
 void log_write(LogLevel level, const std::string& message);
 

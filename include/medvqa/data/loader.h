@@ -1,7 +1,8 @@
 // Batches for training and evaluation: items tokenised once up front, a seeded sampler that
-// reshuffles every epoch and gives each rank its share, and images decoded and preprocessed on
-// worker threads while the previous batch computes. The position (epoch, batch) can be saved and
-// restored, so a resumed run sees exactly the batches it would have seen.
+// reshuffles every epoch and gives each rank its share of every global batch (every item exactly
+// once per epoch), and images decoded and preprocessed on worker threads while the previous batch
+// computes. The position (epoch, samples consumed) does not depend on the world size, so a run can
+// resume on another number of ranks; at the same world size it sees exactly the same batches.
 #pragma once
 
 #include <cstdint>
@@ -28,23 +29,27 @@ struct LoaderOptions {
 
 struct LoaderPosition {
   int64_t epoch = 0;
-  int64_t batch = 0;  // next batch within the epoch
+  int64_t sample = 0;  // samples of the epoch's global order consumed by all ranks together
 };
 
 class DataLoader {
  public:
   DataLoader(std::vector<Sample> samples, std::vector<std::string> images, const LoaderOptions& options);
   ~DataLoader();
-  // Batches per epoch for this rank (the global order is cut into world_size equal shares; the
-  // last partial global batch is dropped so every rank takes the same number of steps).
+  // Global batches per epoch: the epoch's order cut into batches of batch_size * world_size, the
+  // last one partial. Rank r takes the r-th of world_size near-equal slices of each global batch,
+  // so every rank takes the same number of batches; in a partial one a slice may be empty.
   int64_t batches_per_epoch() const;
+  // Batches from the current position until epoch `epoch` begins.
+  int64_t batches_before_epoch(int64_t epoch) const;
   // Label tokens of the batch `ahead` positions from the current one (for the loss normaliser).
   int64_t label_tokens_ahead(int64_t ahead) const;
-  Batch next();  // advances the position, rolling over epochs
+  Batch next();  // advances the position, rolling over epochs; an empty slice has no indices and no tensors
   LoaderPosition position() const { return position_; }
   void set_position(const LoaderPosition& p);
 
  private:
+  LoaderPosition advance(LoaderPosition p) const;  // past one global batch
   std::vector<size_t> batch_indices(LoaderPosition p) const;
   Batch load(const std::vector<size_t>& indices) const;
   void prefetch();

@@ -1,6 +1,7 @@
 // Training checkpoints: the trainable weights, the optimizer state, the step, the data position
-// and the RNG state, written as one folder that appears atomically (written under a temporary
-// name, then renamed), the last K kept. Enough to resume bit for bit on the CPU.
+// and every rank's RNG state, written as one folder that appears atomically (written under a
+// temporary name, then renamed), the last K kept. Enough to resume bit for bit on the CPU at the
+// same world size; the data position (samples consumed) carries over to any other world size.
 #pragma once
 
 #include <torch/torch.h>
@@ -15,6 +16,7 @@ namespace medvqa {
 struct TrainState {
   int64_t step = 0;  // optimizer steps done
   LoaderPosition data;
+  std::vector<at::Tensor> rng;  // CPU generator state of each rank (saving); this rank's, if stored (loading)
 };
 
 struct Checkpointable {
@@ -27,6 +29,8 @@ std::string save_checkpoint(const std::string& run_dir, const Checkpointable& wh
                             int64_t keep_last);
 // "auto" = the newest checkpoint of run_dir ("" when none), else the path itself.
 std::string resolve_checkpoint(const std::string& resume, const std::string& run_dir);
-TrainState load_checkpoint(const std::string& path, const Checkpointable& what);
+// Restores the weights, the optimizer and, when the checkpoint holds one for `rank`, that rank's
+// CPU generator (state.rng then has it as its one element).
+TrainState load_checkpoint(const std::string& path, const Checkpointable& what, int rank = 0);
 
 }  // namespace medvqa

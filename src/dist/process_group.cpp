@@ -1,0 +1,171 @@
+#include "medvqa/dist/process_group.h"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstdlib>
+#include <thread>
+
+#include "medvqa/core/device.h"
+#include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
+
+namespace medvqa {
+namespace {
+
+// How long the survivors of a failed collective wait for each other to check in through the store.
+constexpr std::chrono::seconds kProbeWindow{3};
+
+std::string alive_key(int rank) { return "medvqa/alive/" + std::to_string(rank); }
+
+std::string describe(const std::exception& e) {
+  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
+bool loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0; }
+
+}  // namespace
+
+std::string rank_device(const std::string& device, const DistEnv& env) {
+  if (env.world_size > 1 && parse_device(device).is_cuda()) return "cuda:" + std::to_string(env.local_rank);
+  return device;
+}
+
+struct ProcessGroup::Impl {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::Backend> backend;
+  bool nccl = false;
+  c10::Device device{c10::kCPU};
+};
+
+ProcessGroup::ProcessGroup(const DistEnv& env, const c10::Device& device, std::chrono::seconds timeout)
+    : env_(env), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+  if (!distributed()) return;
+  impl_->device = device;
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<uint16_t>(env.master_port);
+  so.isServer = env.rank == 0;
+  so.numWorkers = env.world_size;
+  so.timeout = timeout;
+  try {
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+  } catch (const std::exception& e) {
+    MEDVQA_FAIL("dist: rank ", env.rank, ": rendezvous at ", env.master_addr, ":", env.master_port, " (MASTER_ADDR:MASTER_PORT) failed",
+                env.rank == 0 ? " (is the port in use?)" : " (is rank 0 running and reachable?)", ": ", describe(e));
+  }
+  if (device.is_cuda()) {
+    auto opts = c10d::ProcessGroupNCCL::Options::create();
+    opts->timeout = timeout;
+    impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size, opts);
+    impl_->nccl = true;
+  } else {
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    // Gloo binds to an address its peers can reach: the interface named by GLOO_SOCKET_IFNAME, the
+    // loopback for a one-machine job, else this host's name.
+    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (loopback(env.master_addr))
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    try {
+      impl_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, opts);
+    } catch (const std::exception& e) {
+      fail("connecting the Gloo group", e);
+    }
+  }
+  log_info("dist: rank ", env.rank, " of ", env.world_size, " (", env.source, ", local rank ", env.local_rank, "), ",
+           backend_name(), " via ", env.master_addr, ":", env.master_port, ", timeout ", timeout.count(), " s");
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+const char* ProcessGroup::backend_name() const {
+  if (!distributed()) return "none";
+  return impl_->nccl ? "nccl" : "gloo";
+}
+
+void ProcessGroup::fail(const char* what, const std::exception& e) {
+  // Find out who is gone: every survivor checks in through the store and waits briefly for the
+  // others. If the store itself is unreachable, rank 0 (its host) is gone.
+  std::string missing;
+  try {
+    impl_->store->set(alive_key(env_.rank), std::vector<uint8_t>{1});
+    std::this_thread::sleep_for(kProbeWindow);
+    for (int r = 0; r < env_.world_size; ++r)
+      if (!impl_->store->check({alive_key(r)})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+    missing = missing.empty() ? "" : "rank " + missing + " did not answer (exited, killed or stuck)";
+  } catch (const std::exception&) {
+    missing = "rank 0 (host of the TCPStore) is unreachable (exited or killed)";
+  }
+  MEDVQA_FAIL("dist: rank ", env_.rank, ": ", what, " failed", missing.empty() ? "" : ": " + missing, " (timeout ",
+              timeout_.count(), " s, train.dist_timeout_s): ", describe(e));
+}
+
+void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
+  if (!distributed()) return;
+  try {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      c10d::BroadcastOptions o;
+      o.rootRank = root;
+      works.push_back(impl_->backend->broadcast(one, o));
+    }
+    for (auto& w : works) w->wait();
+  } catch (const std::exception& e) {
+    fail("broadcast", e);
+  }
+}
+
+void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
+  if (!distributed()) return;
+  try {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (auto& t : tensors) {
+      std::vector<at::Tensor> one{t};
+      works.push_back(impl_->backend->allreduce(one));
+    }
+    for (auto& w : works) w->wait();
+  } catch (const std::exception& e) {
+    fail("all-reduce", e);
+  }
+}
+
+std::vector<double> ProcessGroup::sum_values(std::vector<double> values) {
+  if (!distributed() || values.empty()) return values;
+  // NCCL reduces device tensors only.
+  std::vector<at::Tensor> t{at::tensor(values, at::kDouble).to(impl_->device)};
+  all_reduce_sum(t);
+  at::Tensor host = t[0].cpu();
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+}
+
+std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& tensor) {
+  if (!distributed()) return {tensor};
+  std::vector<at::Tensor> in{tensor.to(impl_->device)};
+  std::vector<std::vector<at::Tensor>> out(1);
+  for (int r = 0; r < env_.world_size; ++r) out[0].push_back(at::empty_like(in[0]));
+  try {
+    impl_->backend->allgather(out, in)->wait();
+  } catch (const std::exception& e) {
+    fail("all-gather", e);
+  }
+  for (auto& t : out[0]) t = t.cpu();
+  return out[0];
+}
+
+void ProcessGroup::barrier() {
+  if (!distributed()) return;
+  c10d::BarrierOptions o;
+  if (impl_->nccl) o.device_ids = {impl_->device.index()};
+  try {
+    impl_->backend->barrier(o)->wait();
+  } catch (const std::exception& e) {
+    fail("barrier", e);
+  }
+}
+
+}  // namespace medvqa

@@ -1,0 +1,213 @@
+"""Data-parallel training over c10d's Gloo on the CPU, on the demo towers and data of test_train.py:
+two ranks of batch b end with the weights of one process of batch 2b, resume works from 2 ranks to
+1 and from 1 to 2 (the data position is counted in samples), a rank killed with SIGKILL makes
+the others fail within the timeout with an error naming it, leaving no process and an intact
+checkpoint behind, and evaluation shared out to 2 ranks writes the predictions of 1 process."""
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import assert_user_error
+from test_train import demo, metrics, write_config  # noqa: F401 (demo is a fixture)
+
+# Summation order differs (two partial gradients vs one): the weights agree to rounding.
+WEIGHT_TOL = 1e-6
+STEPS = 4
+GLOBAL_BATCH = 8
+# Collective timeout of the kill test; the survivors must be gone well within it plus the launcher's margin.
+TIMEOUT_S = 20
+THREADS = ["model.threads=1"]
+
+
+def launch(medvqa_bin, command, cfg, *overrides, nproc=1):
+    """`medvqa train|eval -c CFG` with one intra-op thread per rank, through the launcher when nproc > 1."""
+    args = [str(medvqa_bin), command, "-c", str(cfg), *THREADS, *overrides]
+    if nproc > 1:
+        args += ["--nproc-per-node", str(nproc)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def train(medvqa_bin, cfg, *overrides, nproc=1):
+    return launch(medvqa_bin, "train", cfg, *overrides, nproc=nproc)
+
+
+def assert_close(a_dir, b_dir):
+    a = load_file(a_dir / "final/projector.safetensors")
+    b = load_file(b_dir / "final/projector.safetensors")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        diff = (a[k] - b[k]).abs().max().item()
+        assert diff <= WEIGHT_TOL, f"{k}: max abs diff {diff} at {(a[k] - b[k]).abs().argmax().item()}"
+
+
+@pytest.fixture(scope="module")
+def runs(demo, medvqa_bin):  # noqa: F811
+    """One process of batch 8 and two ranks of batch 4, both 4 steps with checkpoints every 2."""
+    out = {}
+    for name, nproc in (("one", 1), ("two", 2)):
+        cfg = write_config(demo, f"dp_{name}", "align", demo / f"dp_{name}", max_steps=STEPS, keep_last=5,
+                           batch_size=GLOBAL_BATCH // nproc)
+        out[name] = (cfg, train(medvqa_bin, cfg, nproc=nproc))
+    return out
+
+
+def test_two_ranks_equal_one_process_of_the_global_batch(demo, runs):  # noqa: F811
+    _, proc = runs["two"]
+    # Every rank checks at the end that it holds rank 0's weights bit for bit.
+    assert "[rank 0] " in proc.stderr and "dist: trainable weights identical on all 2 ranks" in proc.stderr, proc.stderr
+    assert "gloo" in proc.stderr
+    assert json.loads(proc.stdout.removeprefix("[rank 0] "))["steps"] == STEPS
+    assert_close(demo / "dp_one", demo / "dp_two")
+    one = [m["loss"] for m in metrics(demo / "dp_one") if "loss" in m]
+    two = [m["loss"] for m in metrics(demo / "dp_two") if "loss" in m]
+    assert len(one) == len(two) == STEPS
+    assert max(abs(a - b) for a, b in zip(one, two)) < 1e-5, (one, two)
+    for run in ("dp_one", "dp_two"):  # the data position does not depend on the world size
+        state = json.loads((demo / run / "checkpoints/step_000000002/state.json").read_text())
+        assert (state["epoch"], state["sample"]) == (0, 2 * GLOBAL_BATCH), state
+
+
+@pytest.mark.parametrize("writer,nproc", [("two", 1), ("one", 2)])
+def test_resume_on_another_world_size(demo, runs, medvqa_bin, writer, nproc):  # noqa: F811
+    cfg, _ = runs[writer]
+    out = demo / f"resumed_{writer}_on_{nproc}"
+    train(medvqa_bin, cfg, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // nproc}",
+          f"train.resume={demo / f'dp_{writer}' / 'checkpoints/step_000000002'}", nproc=nproc)
+    assert [m["step"] for m in metrics(out) if "loss" in m] == [3, 4]
+    assert_close(demo / "dp_one", out)
+
+
+def rank_pids(launcher_pid):
+    """{rank: pid} of the launcher's children, from their environment."""
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            env = (stat.parent / "environ").read_bytes().split(b"\0") if ppid == launcher_pid else []
+        except (OSError, IndexError, ValueError):
+            continue
+        for var in env:
+            if var.startswith(b"RANK="):
+                out[int(var[5:])] = int(stat.parent.name)
+    return out
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def long_run(medvqa_bin, cfg, out):
+    """A 2-rank launcher on an endless run, yielded with its {rank: pid} once a checkpoint exists."""
+    launcher = subprocess.Popen([str(medvqa_bin), "train", "-c", str(cfg), *THREADS, "--nproc-per-node", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        while not list((out / "checkpoints").glob("step_*[0-9]")) and launcher.poll() is None:
+            assert time.time() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.2)
+        pids = rank_pids(launcher.pid)
+        assert sorted(pids) == [0, 1], pids
+        yield launcher, pids
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
+def endless_config(demo, name, out):  # noqa: F811
+    return write_config(demo, name, "align", out, max_steps=10000, save_every=1, keep_last=2,
+                        batch_size=GLOBAL_BATCH // 2, dist_timeout_s=TIMEOUT_S)
+
+
+@pytest.mark.parametrize("victim", [1, 0])
+def test_a_killed_rank_stops_the_others_and_leaves_a_good_checkpoint(demo, medvqa_bin, tmp_path, victim):  # noqa: F811
+    out = tmp_path / "run"
+    cfg = endless_config(demo, f"kill{victim}", out)
+    with long_run(medvqa_bin, cfg, out) as (launcher, pids):
+        os.kill(pids[victim], signal.SIGKILL)
+        killed_at = time.time()
+        _, stderr = launcher.communicate(timeout=TIMEOUT_S + 30)
+        took = time.time() - killed_at
+    assert launcher.returncode != 0
+    assert f"launcher: rank {victim} (pid {pids[victim]}) was killed by signal 9" in stderr, stderr
+    survivor = 1 - victim
+    # The survivor's own error names the dead rank (rank 0 also hosts the TCPStore).
+    assert f"[rank {survivor}] error: dist: rank {survivor}:" in stderr, stderr
+    assert f"rank {victim} did not answer" in stderr or (victim == 0 and "rank 0 (host of the TCPStore) is unreachable" in stderr), stderr
+    assert took < TIMEOUT_S + 10, f"the survivor took {took:.1f} s"
+    assert not any(alive(p) for p in pids.values()), "a rank outlived the launcher"
+    # The newest complete checkpoint loads and resumes.
+    newest = sorted((out / "checkpoints").glob("step_*[0-9]"))[-1]
+    state = json.loads((newest / "state.json").read_text())
+    assert {"__rng__.cpu", "__rng__.cpu.rank1"} <= load_file(newest / "trainable.safetensors").keys()
+    resumed = train(medvqa_bin, cfg, f"train.max_steps={state['step'] + 1}", "train.resume=auto")
+    assert json.loads(resumed.stdout)["steps"] == state["step"] + 1
+
+
+def test_bad_launcher_environment_is_a_clean_error(demo, medvqa_bin, tmp_path):  # noqa: F811
+    cfg = write_config(demo, "badenv", "align", tmp_path / "bad")
+    env = dict(os.environ, RANK="x", WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT="29999")
+    proc = subprocess.run([str(medvqa_bin), "train", "-c", str(cfg)], capture_output=True, text=True, env=env)
+    assert_user_error(proc, "RANK: expected an integer in [0, 2), found 'x'")
+    proc = subprocess.run([str(medvqa_bin), "train", "-c", str(cfg), "train.lr=7", "--nproc-per-node", "2"],
+                          capture_output=True, text=True)
+    assert_user_error(proc, "train.lr")
+    assert "[rank" not in proc.stderr, "a config error must be reported once, before any rank starts"
+
+
+def test_evaluation_shared_out_to_two_ranks_writes_the_predictions_of_one(demo, runs, medvqa_bin):  # noqa: F811
+    cfg, _ = runs["one"]
+    # Batch 1: every prompt is computed alone, so the answers cannot depend on how items are shared out.
+    common = [f"model.projector_weights={demo / 'dp_one/final/projector.safetensors'}", "eval.max_new_tokens=2",
+              "eval.batch_size=1", "eval.blind=false"]
+    predictions = {}
+    for nproc in (1, 2):
+        out = demo / f"eval_{nproc}"
+        proc = launch(medvqa_bin, "eval", cfg, *common, f"eval.out_dir={out}", nproc=nproc)
+        predictions[nproc] = (out / "predictions.jsonl").read_text()
+    assert "gloo" in proc.stderr and proc.stdout.startswith("[rank 0] {"), proc.stderr
+    assert len(predictions[1].splitlines()) > 2
+    assert predictions[2] == predictions[1]
+
+
+def test_a_signal_to_the_launcher_reaches_every_rank_which_checkpoint_the_same_step(demo, medvqa_bin, tmp_path):  # noqa: F811
+    out = tmp_path / "run"
+    with long_run(medvqa_bin, endless_config(demo, "sigint", out), out) as (launcher, pids):
+        launcher.send_signal(signal.SIGINT)
+        _, stderr = launcher.communicate(timeout=120)
+    assert launcher.returncode == 128 + signal.SIGINT, stderr
+    assert "launcher: signal 2: forwarding to every rank" in stderr and "[rank 0] " in stderr, stderr
+    assert "resume with train.resume=auto" in stderr and "stopping the other ranks" not in stderr, stderr
+    assert not any(alive(p) for p in pids.values())
+    assert not list((out / "checkpoints").glob("*.tmp")), "a checkpoint was left half-written"
+
+
+def test_world_size_one_under_torchrun_runs_through_a_group(demo, runs, medvqa_bin):  # noqa: F811
+    """What torchrun --nproc-per-node 1 gives (on a GPU this is the one-GPU NCCL run)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg, _ = runs["one"]
+    out = demo / "torchrun_1"
+    env = dict(os.environ, RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    proc = subprocess.run([str(medvqa_bin), "train", "-c", str(cfg), *THREADS, f"train.out_dir={out}"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "dist: rank 0 of 1 (torchrun, local rank 0), gloo" in proc.stderr, proc.stderr
+    assert_close(demo / "dp_one", out)  # a group of one changes nothing
