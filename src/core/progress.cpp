@@ -28,14 +28,15 @@ std::string duration(double seconds) {
 
 }  // namespace
 
-std::string format_progress(const std::string& label, size_t done, size_t total, double seconds) {
+std::string format_progress(const std::string& label, const std::string& unit, size_t start, size_t done, size_t total,
+                            double seconds) {
   char buf[96];
   const double percent = total == 0 ? 100.0 : 100.0 * static_cast<double>(done) / static_cast<double>(total);
-  std::snprintf(buf, sizeof buf, " %zu/%zu items (%.0f%%)", done, total, percent);
+  std::snprintf(buf, sizeof buf, " %zu/%zu %s (%.0f%%)", done, total, unit.c_str(), percent);
   std::string line = label + buf;
-  if (seconds >= kMinRateSeconds && done > 0) {
-    const double rate = static_cast<double>(done) / seconds;
-    std::snprintf(buf, sizeof buf, " %.3g items/s", rate);
+  if (seconds >= kMinRateSeconds && done > start) {
+    const double rate = static_cast<double>(done - start) / seconds;
+    std::snprintf(buf, sizeof buf, " %.3g %s/s", rate, unit.c_str());
     line += buf;
     line += done < total ? ", ETA " + duration(static_cast<double>(total - done) / rate)
                          : ", " + duration(seconds);
@@ -43,9 +44,12 @@ std::string format_progress(const std::string& label, size_t done, size_t total,
   return line;
 }
 
-Progress::Progress(std::string label, size_t total, double line_interval_s)
+Progress::Progress(std::string label, size_t total, std::string unit, size_t start, double line_interval_s)
     : label_(std::move(label)),
+      unit_(std::move(unit)),
       total_(total),
+      start_count_(start),
+      done_(start),
       interval_(line_interval_s),
       terminal_(::isatty(STDERR_FILENO) == 1 && log_enabled(LogLevel::kInfo)),
       start_(std::chrono::steady_clock::now()) {
@@ -61,8 +65,9 @@ double Progress::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void Progress::advance(size_t items) {
-  done_ += items;
+void Progress::advance(size_t units, std::string note) {
+  done_ += units;
+  if (!note.empty()) note_ = std::move(note);
   draw(false);
 }
 
@@ -77,7 +82,8 @@ void Progress::draw(bool final) {
   const double every = terminal_ ? kTerminalRedrawSeconds : interval_;
   if (!final && last_draw_ >= 0 && now - last_draw_ < every) return;
   last_draw_ = now;
-  const std::string line = format_progress(label_, done_, total_, now);
+  std::string line = format_progress(label_, unit_, start_count_, done_, total_, now);
+  if (!note_.empty()) line += " | " + note_;
   if (terminal_) {
     // \033[K clears what a longer previous line left behind.
     std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final ? "\n" : "");

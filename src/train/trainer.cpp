@@ -8,12 +8,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "medvqa/config/loader.h"
 #include "medvqa/core/autocast.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
+#include "medvqa/core/progress.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/data/loader.h"
 #include "medvqa/dist/grad_buckets.h"
@@ -35,13 +37,6 @@ using vision::Curve;
 
 std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-std::string duration(double seconds) {
-  int s = static_cast<int>(seconds);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
-  return buf;
-}
 
 struct Data {
   std::unique_ptr<DataLoader> loader;
@@ -195,7 +190,9 @@ TrainSummary train(const Config& user_config) {
   model->train();
   model->vision->eval();
   auto t_start = std::chrono::steady_clock::now();
-  int64_t start_step = state.step, samples_seen = 0, tokens_seen = 0;
+  int64_t samples_seen = 0, tokens_seen = 0;
+  std::optional<Progress> progress;  // rank 0's
+  if (rank0) progress.emplace("train: stage " + tc.stage, total, "steps", state.step);
   TrainSummary summary;
   summary.run_dir = tc.out_dir;
   const c10::Device device = built.device;
@@ -241,14 +238,17 @@ TrainSummary train(const Config& user_config) {
     train_curve.emplace_back(state.step, loss);
 
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    double rate = static_cast<double>(state.step - start_step) / elapsed;
     if (rank0 && (state.step % tc.log_every == 0 || state.step == total)) {
       json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
              {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
       if (pg.distributed()) m["comm_share"] = grad_sync.comm_seconds() / elapsed;
       metrics << m.dump() << "\n" << std::flush;
-      log_info("train: step ", state.step, "/", total, " loss ", loss, " lr ", m["lr"].get<double>(), " grad-norm ",
-               grad_norm, " ", samples_seen / elapsed, " samples/s, ETA ", duration((total - state.step) / rate));
+    }
+    if (progress) {
+      char note[128];
+      std::snprintf(note, sizeof note, "loss %.4g, lr %.3g, grad-norm %.3g, %.3g samples/s", loss,
+                    optimizer.param_groups().back().options().get_lr(), grad_norm, samples_seen / elapsed);
+      progress->advance(1, note);
     }
     bool last = state.step == total;
     if ((tc.val_every > 0 && state.step % tc.val_every == 0) || last) {
@@ -287,6 +287,7 @@ TrainSummary train(const Config& user_config) {
   pg.barrier();
   summary.steps = state.step;
   summary.rank = pg.rank();
+  if (progress) progress->finish();
   log_info("train: done, ", state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
            (fs::path(tc.out_dir) / "loss_curve.png").string());
   return summary;

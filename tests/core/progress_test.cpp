@@ -7,26 +7,31 @@ namespace medvqa {
 namespace {
 
 TEST(FormatProgress, CountsRateAndEta) {
-  EXPECT_EQ(format_progress("eval:", 120, 400, 10.0), "eval: 120/400 items (30%) 12 items/s, ETA 23s");
-  EXPECT_EQ(format_progress("eval:", 10, 4000, 5.0), "eval: 10/4000 items (0%) 2 items/s, ETA 33m15s");
-  EXPECT_EQ(format_progress("eval:", 1, 10000, 1.0), "eval: 1/10000 items (0%) 1 items/s, ETA 2h46m");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 120, 400, 10.0), "eval: 120/400 items (30%) 12 items/s, ETA 23s");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 10, 4000, 5.0), "eval: 10/4000 items (0%) 2 items/s, ETA 33m15s");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 1, 10000, 1.0), "eval: 1/10000 items (0%) 1 items/s, ETA 2h46m");
 }
 
 TEST(FormatProgress, FinishedShowsTheTotalTime) {
-  EXPECT_EQ(format_progress("eval: blind", 400, 400, 80.0), "eval: blind 400/400 items (100%) 5 items/s, 1m20s");
+  EXPECT_EQ(format_progress("eval: blind", "items", 0, 400, 400, 80.0), "eval: blind 400/400 items (100%) 5 items/s, 1m20s");
 }
 
 TEST(FormatProgress, NoRateBeforeAnythingIsMeasured) {
-  EXPECT_EQ(format_progress("eval:", 0, 400, 3.0), "eval: 0/400 items (0%)");
-  EXPECT_EQ(format_progress("eval:", 8, 400, 0.1), "eval: 8/400 items (2%)");
-  EXPECT_EQ(format_progress("eval:", 0, 0, 0.0), "eval: 0/0 items (100%)");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 0, 400, 3.0), "eval: 0/400 items (0%)");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 8, 400, 0.1), "eval: 8/400 items (2%)");
+  EXPECT_EQ(format_progress("eval:", "items", 0, 0, 0, 0.0), "eval: 0/0 items (100%)");
+}
+
+TEST(FormatProgress, AResumedJobRatesOnlyTheNewWork) {
+  EXPECT_EQ(format_progress("train:", "steps", 100, 120, 400, 10.0), "train: 120/400 steps (30%) 2 steps/s, ETA 2m20s");
+  EXPECT_EQ(format_progress("train:", "steps", 100, 100, 400, 10.0), "train: 100/400 steps (25%)");
 }
 
 TEST(Progress, CountsToTheEndWithoutATerminal) {
   // ctest's stderr is not a terminal: lines go through the log; the object must simply work.
-  Progress p("test:", 3, 0.0);
+  Progress p("test:", 3, "items", 0, 0.0);
   p.advance();
-  p.advance(2);
+  p.advance(2, "loss 0.5");
   p.finish();
   p.finish();  // once only
 }

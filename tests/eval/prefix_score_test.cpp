@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/tiny_llama.h"
 #include "text/test_tokenizer.h"
 
 namespace medvqa {
@@ -51,14 +52,7 @@ VqaModel tiny_model() {
   v.heads = 2;
   v.mlp_dim = 32;
   v.embed_dim = 8;
-  LlamaOptions l;
-  l.vocab_size = 61;
-  l.hidden_size = 32;
-  l.intermediate_size = 48;
-  l.num_hidden_layers = 2;
-  l.num_attention_heads = 4;
-  l.num_key_value_heads = 2;
-  l.head_dim = 8;
+  LlamaOptions l = test_util::tiny_llama(61, 32, 48, 2, 4, 2, 8);
   VqaModelOptions o;
   o.image_token_id = kImageToken;
   o.feature_layer = -1;

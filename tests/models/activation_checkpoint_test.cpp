@@ -7,6 +7,7 @@
 
 #include <chrono>
 
+#include "common/tiny_llama.h"
 #include "medvqa/core/autocast.h"
 #include "medvqa/models/llama.h"
 #include "medvqa/models/peft_adapter.h"
@@ -18,18 +19,7 @@ namespace {
 // agree to rounding of the gradient accumulation order.
 constexpr double kCheckpointTol = 1e-6;
 
-LlamaOptions small_options() {
-  LlamaOptions o;
-  o.vocab_size = 97;
-  o.hidden_size = 32;
-  o.intermediate_size = 64;
-  o.num_hidden_layers = 3;
-  o.num_attention_heads = 4;
-  o.num_key_value_heads = 2;
-  o.head_dim = 8;
-  o.rope_theta = 10000;
-  return o;
-}
+LlamaOptions small_options() { return test_util::tiny_llama(97, 32, 64, 3, 4, 2, 8); }
 
 Llama lora_model(double dropout, const LlamaOptions& options = small_options()) {
   torch::manual_seed(3);

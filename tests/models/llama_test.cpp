@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/tiny_llama.h"
 #include "medvqa/models/generation.h"
 #include "medvqa/models/llama.h"
 
@@ -15,18 +16,7 @@ namespace {
 constexpr double kFp32Tol = 2e-5;     // same math, different op order (cache, masks, batching)
 constexpr double kInvFreqRelTol = 1e-6;  // fp32 rounding of theta^x against a double reference
 
-LlamaOptions tiny_options() {
-  LlamaOptions o;
-  o.vocab_size = 61;
-  o.hidden_size = 32;
-  o.intermediate_size = 48;
-  o.num_hidden_layers = 2;
-  o.num_attention_heads = 4;
-  o.num_key_value_heads = 2;
-  o.head_dim = 12;
-  o.rope_theta = 10000;
-  return o;
-}
+LlamaOptions tiny_options() { return test_util::tiny_llama(61, 32, 48, 2, 4, 2, 12); }
 
 Llama tiny_model(const LlamaOptions& o = tiny_options()) {
   torch::manual_seed(7);

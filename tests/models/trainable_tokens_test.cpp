@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/test_util.h"
+#include "common/tiny_llama.h"
 #include "medvqa/models/llama.h"
 
 namespace medvqa {
@@ -15,14 +16,7 @@ const std::vector<int64_t> kRows{3, 7, 40};
 constexpr double kColumnTol = 1e-6;
 
 LlamaOptions tiny(bool tied) {
-  LlamaOptions o;
-  o.vocab_size = 50;
-  o.hidden_size = 16;
-  o.intermediate_size = 32;
-  o.num_hidden_layers = 1;
-  o.num_attention_heads = 2;
-  o.num_key_value_heads = 1;
-  o.head_dim = 8;
+  LlamaOptions o = test_util::tiny_llama(50, 16, 32, 1, 2, 1, 8);
   o.tie_word_embeddings = tied;
   return o;
 }

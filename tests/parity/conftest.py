@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from vqa_reference import make_demo
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKENIZER_MODEL = ROOT / "third_party" / "llama3" / "tokenizer.model"
 TRAIN_STEPS = 6
@@ -37,14 +39,6 @@ def run(medvqa_bin):
     return _run
 
 
-def write_demo(root, medvqa_bin, images_per_modality):
-    """The demo's synthetic OmniMedVQA-layout data (root/data) and random-init towers (root/towers)."""
-    for args in (["demo-data", "--out", root / "data", "--images-per-modality", str(images_per_modality)],
-                 ["demo-towers", "--out", root / "towers", "--tokenizer", TOKENIZER_MODEL]):
-        subprocess.run([str(medvqa_bin), *map(str, args)], check=True, capture_output=True)
-    return root
-
-
 def assert_user_error(proc, *fragments):
     """A user error: exit code 1, one 'error: ...' message naming every fragment, no crash."""
     assert proc.returncode == 1, f"expected exit 1, got {proc.returncode}\nstderr: {proc.stderr}"
@@ -56,7 +50,7 @@ def assert_user_error(proc, *fragments):
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory, medvqa_bin):
     """A folder with data/ (synthetic OmniMedVQA layout, 12 images per modality) and towers/."""
-    return write_demo(tmp_path_factory.mktemp("demo"), medvqa_bin, 12)
+    return make_demo(medvqa_bin, tmp_path_factory.mktemp("demo"), 12)
 
 
 def write_config(demo, name, stage, out, projector=None, **train):

@@ -15,8 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import assert_user_error
-from test_train import demo, metrics, write_config  # noqa: F401 (demo is a fixture)
+from conftest import assert_user_error, write_config
+from test_train import metrics
 
 # Summation order differs (two partial gradients vs one): the weights agree to rounding.
 WEIGHT_TOL = 1e-6

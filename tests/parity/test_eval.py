@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error, write_demo
+from conftest import assert_user_error
+from vqa_reference import make_demo
 from test_tokenizer import LLAMA3_SPECIALS, tiktoken_encoding
 
 PREFIX_LOSS_TOL = 1e-4  # fp32 forward of the same weights, different kernels and batching
@@ -20,7 +21,7 @@ BOS = 128000
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, medvqa_bin):
-    return write_demo(tmp_path_factory.mktemp("eval"), medvqa_bin, 5)
+    return make_demo(medvqa_bin, tmp_path_factory.mktemp("eval"), 5)
 
 
 def config(demo, out, **data):

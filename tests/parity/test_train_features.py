@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, assert_user_error
-from test_train import demo, metrics, write_config  # noqa: F401  (demo is a fixture)
+from conftest import ROOT, assert_user_error, write_config
+from test_train import metrics
 from test_vit import build_tower
 
 LOGITS_TOL = 1e-4          # fp32, different GEMM blocking (medvqa vs transformers)
