@@ -26,20 +26,18 @@ void run_grad_check(const Config& config, const std::string& out) {
   // The trainer's order: threads, seed, then the model (a fresh LoRA's A draws from the seed).
   set_threads(static_cast<int>(config.model.threads));
   torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  auto tokenizer = load_model_tokenizer(config.model);
   BuiltModel built = build_model(config.model, config.train.stage);
   VqaModel model = built.model;
 
-  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
   std::vector<VqaItem> kept;
-  std::vector<Sample> samples = build_samples(*tokenizer, load_items(config.data, "train"), prompt, config.data, true, kept);
+  std::vector<Sample> samples = build_samples(*tokenizer, load_items(config.data, "train"),
+                                              prompt_options(config, model->image_tokens()), config.data, true, kept);
   MEDVQA_CHECK(!samples.empty(), "grad-check: the training split of ", config.data.root, " has no usable item");
   samples.resize(std::min<size_t>(samples.size(), static_cast<size_t>(config.train.batch_size)));
   std::vector<std::string> paths;
   for (size_t i = 0; i < samples.size(); ++i) paths.push_back(kept[i].image);
-  vision::PreprocessOptions pre = vision::read_preprocess_options(config.model.vision);
-  pre.resize_mode = vision::parse_resize_mode(config.data.image_mode);
-  Batch b = collate(samples, vision::preprocess_files(paths, pre, static_cast<int>(config.data.workers)),
+  Batch b = collate(samples, vision::preprocess_files(paths, image_options(config), static_cast<int>(config.data.workers)),
                     config.model.pad_token_id);
 
   // The trainer's step with one micro-batch: summed token loss over the step's label count.

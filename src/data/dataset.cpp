@@ -59,4 +59,14 @@ std::vector<Sample> build_samples(const Tokenizer& tokenizer, const std::vector<
   return samples;
 }
 
+PromptOptions prompt_options(const Config& config, int64_t image_tokens) {
+  return {config.model.image_token_id, image_tokens, config.data.question_form, config.data.max_seq_len};
+}
+
+vision::PreprocessOptions image_options(const Config& config) {
+  vision::PreprocessOptions options = vision::read_preprocess_options(config.model.vision);
+  options.resize_mode = vision::parse_resize_mode(config.data.image_mode);
+  return options;
+}
+
 }  // namespace medvqa

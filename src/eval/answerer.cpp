@@ -6,12 +6,6 @@
 
 namespace medvqa {
 
-vision::PreprocessOptions image_options(const Config& config) {
-  vision::PreprocessOptions options = vision::read_preprocess_options(config.model.vision);
-  options.resize_mode = vision::parse_resize_mode(config.data.image_mode);
-  return options;
-}
-
 at::Tensor stack_pixels(const std::vector<vision::Pixels>& images) {
   std::vector<at::Tensor> pixels;
   for (const auto& p : images)
@@ -20,13 +14,13 @@ at::Tensor stack_pixels(const std::vector<vision::Pixels>& images) {
 }
 
 Answerer::Answerer(const Config& config) : config_(config) {
-  tokenizer_ = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  tokenizer_ = load_model_tokenizer(config.model);
   built_ = build_model(config.model, "");
   built_.model->eval();
   stop_ids_ = built_.eos_ids;
   for (int32_t id : tokenizer_->stop_ids())
     if (!is_stop(id)) stop_ids_.push_back(id);
-  prompt_ = {config.model.image_token_id, built_.model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  prompt_ = medvqa::prompt_options(config, built_.model->image_tokens());
 }
 
 std::vector<int64_t> Answerer::prompt_ids(const std::string& question, const std::string& source) const {

@@ -11,6 +11,10 @@
 
 namespace medvqa {
 
+std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config) {
+  return load_tokenizer(config.tokenizer.empty() ? config.llm : config.tokenizer);
+}
+
 BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
   MEDVQA_CHECK(!config.vision.empty(), "model.vision: the vision tower directory is not set");
   MEDVQA_CHECK(!config.llm.empty(), "model.llm: the LLaMA directory is not set");
@@ -43,7 +47,7 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
     log_info("model: fresh LoRA r=", config.lora.r, " alpha=", config.lora.alpha, " on ", n, " layers");
     if (config.train_special_rows) {
       // A base (non-Instruct) LLaMA-3 never trained the header and eot rows the template uses.
-      auto tokenizer = load_tokenizer(config.tokenizer.empty() ? config.llm : config.tokenizer);
+      auto tokenizer = load_model_tokenizer(config);
       std::vector<int64_t> ids;
       for (int32_t id : llama3_chat_special_ids(*tokenizer)) ids.push_back(id);
       built.adapter.trainable_tokens = {{"embed_tokens", ids}, {"lm_head", ids}};

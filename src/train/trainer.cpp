@@ -26,7 +26,6 @@
 #include "medvqa/train/checkpoint.h"
 #include "medvqa/train/schedule.h"
 #include "medvqa/vision/figure.h"
-#include "medvqa/vision/transform.h"
 
 namespace medvqa {
 namespace {
@@ -59,8 +58,7 @@ Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptO
   }
   lo.workers = static_cast<int>(config.data.workers);
   lo.pad_id = config.model.pad_token_id;
-  lo.preprocess = vision::read_preprocess_options(config.model.vision);
-  lo.preprocess.resize_mode = vision::parse_resize_mode(config.data.image_mode);
+  lo.preprocess = image_options(config);
   Data d;
   d.items = samples.size();
   d.loader = std::make_unique<DataLoader>(std::move(samples), std::move(images), lo);
@@ -126,10 +124,10 @@ TrainSummary train(const Config& user_config) {
     write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(config));
   }
 
-  auto tokenizer = load_tokenizer(config.model.tokenizer.empty() ? config.model.llm : config.model.tokenizer);
+  auto tokenizer = load_model_tokenizer(config.model);
   BuiltModel built = build_model(config.model, tc.stage);
   VqaModel model = built.model;
-  PromptOptions prompt{config.model.image_token_id, model->image_tokens(), config.data.question_form, config.data.max_seq_len};
+  const PromptOptions prompt = prompt_options(config, model->image_tokens());
   Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size, &pg);
   Data val_data;  // the validation loss is rank 0's job
   if (rank0 && config.data.format == "omnimedvqa" && config.data.split[1] > 0)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "medvqa/config/config.h"
+#include "medvqa/data/dataset.h"
 #include "medvqa/data/prompt.h"
 #include "medvqa/models/generation.h"
 #include "medvqa/models/registry.h"
@@ -16,8 +17,6 @@
 
 namespace medvqa {
 
-// The image transform of a config: the vision tower's preprocess_cfg and data.image_mode.
-vision::PreprocessOptions image_options(const Config& config);
 // Preprocessed images as one fp32 CPU tensor [B, 3, H, W].
 at::Tensor stack_pixels(const std::vector<vision::Pixels>& images);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "medvqa/config/config.h"
+#include "medvqa/text/tokenizer.h"
 #include "medvqa/models/peft_adapter.h"
 #include "medvqa/models/vqa_model.h"
 
@@ -22,6 +23,8 @@ struct BuiltModel {
 
 // stage: "align" (projector trains), "lora" (LoRA + projector train) or "" (inference: nothing trains).
 BuiltModel build_model(const ModelConfig& config, const std::string& stage);
+// The tokenizer of the model: model.tokenizer, or the one in the LLM's directory.
+std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config);
 // The trainable parameters by name, in a stable order.
 std::vector<std::pair<std::string, at::Tensor>> trainable_parameters(VqaModel& model);
 void save_projector(VqaModel& model, const std::string& path);
