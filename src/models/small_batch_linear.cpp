@@ -1,0 +1,111 @@
+#include "medvqa/models/small_batch_linear.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <immintrin.h>
+
+#include <cmath>
+
+namespace medvqa {
+
+namespace {
+
+// Rows of x that share one read of a weight row: 2 accumulators each, 8 of the 16 AVX registers.
+constexpr int kRowsPerPass = 4;
+// Weight rows per parallel task, so a task streams at least tens of kilobytes.
+constexpr int64_t kGrainRows = 64;
+
+bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+
+// bf16 is the top half of an fp32: widen to 32 bits and shift into place.
+__attribute__((target("avx2,fma"))) inline __m256 load8(const c10::BFloat16* p) {
+  __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(half), 16));
+}
+
+__attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// out[r * out_stride] = dot(w[0:K], x[r * K : r * K + K]) for r < R. Each dot product is summed in
+// the same order whatever R is, so a row's result does not depend on the batch around it.
+template <int R, typename W>
+__attribute__((target("avx2,fma"))) void dot_rows(const W* w, const float* x, int64_t K, float* out, int64_t out_stride) {
+  __m256 even[R], odd[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) even[r] = odd[r] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m256 w0 = load8(w + k), w1 = load8(w + k + 8);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      even[r] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + r * K + k), even[r]);
+      odd[r] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + r * K + k + 8), odd[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float sum = horizontal_sum(_mm256_add_ps(even[r], odd[r]));
+    for (int64_t t = k; t < K; ++t) sum = std::fma(static_cast<float>(w[t]), x[r * K + t], sum);
+    out[r * out_stride] = sum;
+  }
+}
+
+// y [M, N] (fp32) = x [M, K] (fp32) . w [N, K]^T, weight rows split across the intra-op threads.
+template <typename W>
+void stream_weight(const W* w, const float* x, float* y, int64_t M, int64_t N, int64_t K) {
+  at::parallel_for(0, N, kGrainRows, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      const W* row = w + n * K;
+      for (int64_t m = 0; m < M; m += kRowsPerPass) {
+        const float* xs = x + m * K;
+        float* out = y + m * N + n;
+        switch (std::min<int64_t>(kRowsPerPass, M - m)) {
+          case 1: dot_rows<1>(row, xs, K, out, N); break;
+          case 2: dot_rows<2>(row, xs, K, out, N); break;
+          case 3: dot_rows<3>(row, xs, K, out, N); break;
+          default: dot_rows<4>(row, xs, K, out, N); break;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+bool small_batch_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
+  if (!x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 || !weight.is_contiguous()) return false;
+  const auto dtype = weight.scalar_type();
+  if (x.scalar_type() != dtype || (dtype != at::kFloat && dtype != at::kBFloat16)) return false;
+  const int64_t K = weight.size(1);
+  if (x.dim() == 0 || x.size(-1) != K || K == 0 || x.numel() == 0 || x.numel() / K > kSmallBatchMaxRows) return false;
+  // Gradients and autocast's dtype choices belong to at::linear.
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
+  if (at::autocast::is_autocast_enabled(at::kCPU)) return false;
+  return cpu_has_avx2_fma();
+}
+
+at::Tensor small_batch_linear(const at::Tensor& x, const at::Tensor& weight) {
+  if (!small_batch_kernel_applies(x, weight)) return at::linear(x, weight);
+  const int64_t N = weight.size(0), K = weight.size(1), M = x.numel() / K;
+  const at::Tensor xs = x.reshape({M, K}).to(at::kFloat).contiguous();
+  at::Tensor y = at::empty({M, N}, xs.options());
+  if (weight.scalar_type() == at::kFloat)
+    stream_weight(weight.const_data_ptr<float>(), xs.const_data_ptr<float>(), y.mutable_data_ptr<float>(), M, N, K);
+  else
+    stream_weight(weight.const_data_ptr<c10::BFloat16>(), xs.const_data_ptr<float>(), y.mutable_data_ptr<float>(), M, N,
+                  K);
+  auto sizes = x.sizes().vec();
+  sizes.back() = N;
+  return y.to(x.scalar_type()).view(sizes);
+}
+
+}  // namespace medvqa
