@@ -14,6 +14,7 @@
 #include "medvqa/core/log.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/io/safetensors.h"
+#include "medvqa/io/state_dict.h"
 #include "medvqa/io/tensor_store.h"
 #include "medvqa/models/peft_adapter.h"
 
@@ -151,33 +152,16 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 void bind_weights(torch::nn::Module& module, const TensorStore& store, const Layout& layout, const c10::Device& device,
                   c10::ScalarType dtype) {
   Problems problems;
-  std::set<std::string> used;
-  std::vector<std::pair<std::string, at::Tensor>> binds;  // (HF key, parameter)
-  for (const auto& p : module.named_parameters(true)) {
-    std::string name = layout.stored_name(p.key());
-    used.insert(name);
-    const TensorInfo* info = store.find(name);
-    const auto expected = p.value().sizes().vec();
-    if (!info) {
-      problems.add("missing tensor '" + name + "' (expected shape " + shape_str(expected) + ")");
-    } else if (info->shape != expected) {
-      problems.add("tensor '" + name + "' in " + info->file + ": expected shape " + shape_str(expected) + ", got " +
-                   shape_str(info->shape));
-    } else if (info->dtype != "F32" && info->dtype != "BF16" && info->dtype != "F16") {
-      problems.add("tensor '" + name + "' in " + info->file + ": expected a floating-point dtype, got " + info->dtype);
-    } else {
-      binds.emplace_back(p.key(), p.value());
-    }
-  }
-  for (const auto& info : store.tensors())
-    if (!used.count(info.name) && !layout.ignored(info.name))
-      problems.add("unexpected tensor '" + info.name + "' in " + info.file + " (not used by the model)");
+  std::vector<std::pair<std::string, at::Tensor>> targets;
+  for (const auto& p : module.named_parameters(true)) targets.emplace_back(p.key(), p.value());
+  auto matches = match_tensors(targets, store, layout.stored_name, layout.ignored, problems);
+  for (const auto& m : matches)
+    if (m.stored->dtype != "F32" && m.stored->dtype != "BF16" && m.stored->dtype != "F16")
+      problems.add("tensor '" + m.stored->name + "' in " + m.stored->file + ": expected a floating-point dtype, got " +
+                   m.stored->dtype);
   problems.throw_if_any("cannot load " + store.path());
   torch::NoGradGuard no_grad;
-  for (auto& [key, param] : binds) {
-    at::Tensor t = layout.convert(key, store.load(layout.stored_name(key)));
-    param.set_data(t.to(device, dtype));
-  }
+  for (auto& m : matches) m.target.set_data(layout.convert(m.local, store.load(m.stored->name)).to(device, dtype));
 }
 
 // Meta's wq / wk pair rotary dimensions as (0, 1), (2, 3), ...; HF rotates halves (i, i + d/2).

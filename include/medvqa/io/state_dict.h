@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "medvqa/core/error.h"
 #include "medvqa/io/tensor_store.h"
 
 namespace medvqa {
@@ -21,5 +22,19 @@ struct LoadOptions {
 };
 
 void load_state_dict(torch::nn::Module& module, const TensorStore& store, const LoadOptions& options = {});
+
+// The strict matching every loader shares: each module tensor's stored counterpart (named by
+// `stored_name`) must exist with its shape, and each stored tensor must be claimed unless
+// `may_stay_unused` says otherwise. Adds one problem per mismatch; returns the matches found.
+struct TensorMatch {
+  std::string local;   // the module's name
+  at::Tensor target;   // the module's tensor
+  const TensorInfo* stored;
+};
+std::vector<TensorMatch> match_tensors(const std::vector<std::pair<std::string, at::Tensor>>& targets,
+                                       const TensorStore& store,
+                                       const std::function<std::string(const std::string&)>& stored_name,
+                                       const std::function<bool(const std::string&)>& may_stay_unused,
+                                       Problems& problems);
 
 }  // namespace medvqa
