@@ -3,13 +3,13 @@ the demo data + towers (written by medvqa in the real open_clip / HF formats) wi
 for tiny training runs on them.
 
 The binary defaults to build/medvqa; MEDVQA_BIN points elsewhere (another build folder)."""
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import vqa_reference
 from vqa_reference import make_demo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,13 +55,9 @@ def demo(tmp_path_factory, medvqa_bin):
 
 def write_config(demo, name, stage, out, projector=None, **train):
     """A training config on the demo fixture; stage 2 starts from `projector` (default: s1's)."""
-    model = {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
-             "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 8 if stage == "lora" else 0, "alpha": 16}}
+    model = {"feature_layer": -1, "threads": 2, "lora": {"r": 8 if stage == "lora" else 0, "alpha": 16}}
     if stage == "lora":
         model["projector_weights"] = str(projector or demo / "s1/final/projector.safetensors")
-    cfg = {"model": model, "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1},
-           "train": {"stage": stage, "out_dir": str(out), "max_steps": TRAIN_STEPS, "batch_size": 8, "lr": 1e-3,
-                     "log_every": 1, "save_every": 2, **train}}
-    path = demo / f"{name}.json"  # JSON is YAML
-    path.write_text(json.dumps(cfg))
-    return path
+    return vqa_reference.write_config(demo / f"{name}.json", demo / "towers", demo / "data", stage, out, model=model,
+                                      train={"max_steps": TRAIN_STEPS, "batch_size": 8, "lr": 1e-3, "save_every": 2,
+                                             **train})
