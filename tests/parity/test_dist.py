@@ -6,6 +6,7 @@ checkpoint behind, and evaluation shared out to 2 ranks writes the predictions o
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -76,6 +77,21 @@ def test_two_ranks_equal_one_process_of_the_global_batch(demo, runs):  # noqa: F
     for run in ("dp_one", "dp_two"):  # the data position does not depend on the world size
         state = json.loads((demo / run / "checkpoints/step_000000002/state.json").read_text())
         assert (state["epoch"], state["sample"]) == (0, 2 * GLOBAL_BATCH), state
+
+
+def test_accumulated_micro_batches_in_many_buckets_equal_one_process_of_the_global_batch(demo, runs, medvqa_bin):  # noqa: F811
+    """The all-reduce overlapped with backward: 2 ranks x 2 micro-batches of 2, buckets of 1 KiB
+    (several, started inside the second micro-batch's backward), against 1 process of batch 8."""
+    cfg, _ = runs["two"]
+    out = demo / "dp_accum"
+    proc = train(medvqa_bin, cfg, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // 4}", "train.grad_accum=2",
+                 "train.dist_bucket_mb=0.001", nproc=2)
+    buckets = int(re.search(r"(\d+) gradient buckets", proc.stderr).group(1))
+    assert buckets > 1, proc.stderr
+    assert "dist: trainable weights identical on all 2 ranks" in proc.stderr, proc.stderr
+    assert_close(demo / "dp_one", out)
+    shares = [m["exposed_comm_share"] for m in metrics(out) if "loss" in m]
+    assert len(shares) == STEPS and all(0 <= s < 1 for s in shares), shares
 
 
 @pytest.mark.parametrize("writer,nproc", [("two", 1), ("one", 2)])
