@@ -5,6 +5,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "medvqa/core/device.h"
@@ -38,6 +39,8 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Backend> backend;
   bool nccl = false;
   c10::Device device{c10::kCPU};
+  std::mutex started_mutex;  // started collectives come from autograd's threads too
+  std::vector<c10::intrusive_ptr<c10d::Work>> started;
 };
 
 ProcessGroup::ProcessGroup(const DistEnv& env, const c10::Device& device, std::chrono::seconds timeout)
@@ -122,12 +125,28 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
 
 void ProcessGroup::all_reduce_sum(std::vector<at::Tensor>& tensors) {
   if (!distributed()) return;
+  for (const auto& t : tensors) start_all_reduce_sum(t);
+  wait_started();
+}
+
+void ProcessGroup::start_all_reduce_sum(const at::Tensor& tensor) {
+  if (!distributed()) return;
+  std::lock_guard<std::mutex> lock(impl_->started_mutex);
   try {
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (auto& t : tensors) {
-      std::vector<at::Tensor> one{t};
-      works.push_back(impl_->backend->allreduce(one));
-    }
+    std::vector<at::Tensor> one{tensor};
+    impl_->started.push_back(impl_->backend->allreduce(one));
+  } catch (const std::exception& e) {
+    fail("all-reduce", e);
+  }
+}
+
+void ProcessGroup::wait_started() {
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  {
+    std::lock_guard<std::mutex> lock(impl_->started_mutex);
+    works.swap(impl_->started);
+  }
+  try {
     for (auto& w : works) w->wait();
   } catch (const std::exception& e) {
     fail("all-reduce", e);

@@ -145,7 +145,7 @@ TrainSummary train(const Config& user_config) {
   for (const auto& [name, p] : trainable) params.push_back(p);
   broadcast_parameters(pg, params);
   seed_rank(tc.seed, pg.rank(), 0);
-  GradBuckets grad_sync(params, tc.dist_bucket_mb);
+  GradBuckets grad_sync(pg, params, tc.dist_bucket_mb);
   for (const auto& [name, p] : trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
   double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -210,12 +210,15 @@ TrainSummary train(const Config& user_config) {
         AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
         l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
       }
+      // Only the step's last backward communicates: each gradient bucket starts its all-reduce in
+      // it as soon as its gradients are final.
+      if (k + 1 == tc.grad_accum) grad_sync.arm();
       (l.sum / step_tokens).backward();
       loss_sum += l.sum.item<double>();
       samples += static_cast<double>(b.input_ids.size(0));
       tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());
     }
-    grad_sync.all_reduce(pg);
+    grad_sync.finish();
     // One collective for the step's totals and for a stop signal any rank received, so that all
     // ranks checkpoint and stop at the same step.
     auto totals = pg.sum_values({loss_sum, samples, tokens, g_stop_signal.load() ? 1.0 : 0.0});
@@ -239,7 +242,7 @@ TrainSummary train(const Config& user_config) {
     if (rank0 && (state.step % tc.log_every == 0 || state.step == total)) {
       json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
              {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
-      if (pg.distributed()) m["comm_share"] = grad_sync.comm_seconds() / elapsed;
+      if (pg.distributed()) m["exposed_comm_share"] = grad_sync.exposed_comm_seconds() / elapsed;
       metrics << m.dump() << "\n" << std::flush;
     }
     if (progress) {

@@ -2,14 +2,11 @@
 // broadcast copies rank 0's values, and a rank that dies makes the other's collective fail with an
 // error naming it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <ATen/ATen.h>
 
-#include <functional>
-
 #include "common/test_util.h"
+#include "dist/two_ranks.h"
 #include "medvqa/dist/gather.h"
 #include "medvqa/dist/grad_buckets.h"
 #include "medvqa/dist/launcher.h"
@@ -19,39 +16,8 @@ using namespace medvqa;
 
 namespace {
 
-constexpr std::chrono::seconds kTimeout{20};
-
-DistEnv env_of(int rank, int port) {
-  DistEnv d;
-  d.rank = rank;
-  d.world_size = 2;
-  d.local_rank = rank;
-  d.master_addr = "127.0.0.1";
-  d.master_port = port;
-  d.source = "test";
-  return d;
-}
-
-// Runs body(rank 1's group) in a child and body(rank 0's group) here; returns the child's exit
-// status (0 when its body returned true).
-int two_ranks(const std::function<bool(ProcessGroup&)>& body, const std::function<void(ProcessGroup&)>& rank0) {
-  int port = free_local_port();
-  pid_t child = ::fork();
-  if (child == 0) {
-    bool ok = false;
-    try {
-      ProcessGroup pg(env_of(1, port), c10::Device(c10::kCPU), kTimeout);
-      ok = body(pg);
-    } catch (...) {
-    }
-    ::_exit(ok ? 0 : 1);
-  }
-  ProcessGroup pg(env_of(0, port), c10::Device(c10::kCPU), kTimeout);
-  rank0(pg);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using test_util::kTimeout;
+using test_util::two_ranks;
 
 // Parameters of rank r: three tensors (two dtypes), with gradients r+1, except that rank 1 has
 // no gradient for the last one (no sample reached it).
@@ -67,9 +33,9 @@ std::vector<at::Tensor> params_of(int rank) {
 
 bool synced(ProcessGroup& pg) {
   auto ps = params_of(pg.rank());
-  GradBuckets buckets(ps, 16.0 / (1024 * 1024));  // 16 bytes: one bucket per tensor
+  GradBuckets buckets(pg, ps, 16.0 / (1024 * 1024));  // 16 bytes: one bucket per tensor
   if (buckets.buckets() != 3) return false;
-  buckets.all_reduce(pg);
+  buckets.finish();  // without a backward: every bucket starts here
   broadcast_parameters(pg, ps);
   bool ok = at::equal(ps[0].grad(), at::full({3, 4}, 3.0)) && at::equal(ps[1].grad(), at::full({5}, 3.0)) &&
             at::equal(ps[2].grad(), at::full({2}, 1.0, at::kDouble)) && at::equal(ps[0], at::full({3, 4}, 10.0)) &&
@@ -110,7 +76,7 @@ TEST(ProcessGroup, WorldSizeOneIsTheIdentityWithoutAGroup) {
   EXPECT_FALSE(pg.distributed());
   EXPECT_STREQ(pg.backend_name(), "none");
   auto ps = params_of(0);
-  GradBuckets(ps, 25).all_reduce(pg);
+  GradBuckets(pg, ps, 25).finish();
   EXPECT_TRUE(at::equal(ps[0].grad(), at::full({3, 4}, 1.0)));
   EXPECT_EQ(pg.sum_values({2.0}), std::vector<double>{2.0});
 }

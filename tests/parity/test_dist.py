@@ -6,6 +6,7 @@ checkpoint behind, and evaluation shared out to 2 ranks writes the predictions o
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -42,13 +43,14 @@ def train(medvqa_bin, cfg, *overrides, nproc=1):
     return launch(medvqa_bin, "train", cfg, *overrides, nproc=nproc)
 
 
-def assert_close(a_dir, b_dir):
-    a = load_file(a_dir / "final/projector.safetensors")
-    b = load_file(b_dir / "final/projector.safetensors")
-    assert sorted(a) == sorted(b)
-    for k in a:
-        diff = (a[k] - b[k]).abs().max().item()
-        assert diff <= WEIGHT_TOL, f"{k}: max abs diff {diff} at {(a[k] - b[k]).abs().argmax().item()}"
+def assert_close(a_dir, b_dir, files=("projector.safetensors",)):
+    for name in files:
+        a = load_file(a_dir / "final" / name)
+        b = load_file(b_dir / "final" / name)
+        assert sorted(a) == sorted(b)
+        for k in a:
+            diff = (a[k] - b[k]).abs().max().item()
+            assert diff <= WEIGHT_TOL, f"{name} {k}: max abs diff {diff} at {(a[k] - b[k]).abs().argmax().item()}"
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,37 @@ def test_two_ranks_equal_one_process_of_the_global_batch(demo, runs):  # noqa: F
     for run in ("dp_one", "dp_two"):  # the data position does not depend on the world size
         state = json.loads((demo / run / "checkpoints/step_000000002/state.json").read_text())
         assert (state["epoch"], state["sample"]) == (0, 2 * GLOBAL_BATCH), state
+
+
+def test_accumulated_micro_batches_in_many_buckets_equal_one_process_of_the_global_batch(demo, runs, medvqa_bin):  # noqa: F811
+    """The all-reduce overlapped with backward: 2 ranks x 2 micro-batches of 2, buckets of 1 KiB
+    (several, started inside the second micro-batch's backward), against 1 process of batch 8."""
+    cfg, _ = runs["two"]
+    out = demo / "dp_accum"
+    proc = train(medvqa_bin, cfg, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // 4}", "train.grad_accum=2",
+                 "train.dist_bucket_mb=0.001", nproc=2)
+    buckets = int(re.search(r"(\d+) gradient buckets", proc.stderr).group(1))
+    assert buckets > 1, proc.stderr
+    assert "dist: trainable weights identical on all 2 ranks" in proc.stderr, proc.stderr
+    assert_close(demo / "dp_one", out)
+    shares = [m["exposed_comm_share"] for m in metrics(out) if "loss" in m]
+    assert len(shares) == STEPS and all(0 <= s < 1 for s in shares), shares
+
+
+def test_lora_with_recomputed_layers_in_many_buckets_equals_one_process(demo, runs, medvqa_bin):  # noqa: F811
+    """Stage 2 (LoRA on every decoder linear + projector, gradient checkpointing: the layers'
+    gradients arrive through the recomputing autograd function) in 1 KiB buckets, 2 ranks x 2
+    micro-batches of 2 against 1 process of batch 8."""
+    outs = {}
+    for name, nproc, batch, accum in (("one", 1, GLOBAL_BATCH, 1), ("two", 2, GLOBAL_BATCH // 4, 2)):
+        outs[name] = demo / f"dp_lora_{name}"
+        cfg = write_config(demo, f"dp_lora_{name}", "lora", outs[name], projector=demo / "dp_one/final/projector.safetensors",
+                           max_steps=2, batch_size=batch, grad_accum=accum, dist_bucket_mb=0.001)
+        # No LoRA dropout: ranks draw their masks from their own streams.
+        proc = train(medvqa_bin, cfg, "model.gradient_checkpointing=true", "model.lora.dropout=0", nproc=nproc)
+    buckets = int(re.search(r"(\d+) gradient buckets", proc.stderr).group(1))
+    assert buckets > 10, proc.stderr
+    assert_close(outs["one"], outs["two"], ("projector.safetensors", "adapter/adapter_model.safetensors"))
 
 
 @pytest.mark.parametrize("writer,nproc", [("two", 1), ("one", 2)])

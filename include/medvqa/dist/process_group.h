@@ -38,6 +38,11 @@ class ProcessGroup {
   // Sums each tensor across ranks in place: all collectives are started, then all are awaited, so
   // Gloo's worker threads pipeline them.
   void all_reduce_sum(std::vector<at::Tensor>& tensors);
+  // Starts summing `tensor` across ranks in place and returns at once (callable from autograd's
+  // threads); wait_started() returns when every collective started so far is done. Collectives
+  // pair up across ranks by the order they are started in, which must be the same on every rank.
+  void start_all_reduce_sum(const at::Tensor& tensor);
+  void wait_started();
   // Host values summed across ranks (counts, loss sums, flags) in one collective.
   std::vector<double> sum_values(std::vector<double> values);
   std::vector<at::Tensor> all_gather(const at::Tensor& tensor);  // [rank 0's, rank 1's, ...], on the CPU
