@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -98,6 +97,14 @@ Image mat_to_image(const cv::Mat& mat, Mode mode, const Window* window) {
   const bool has_alpha = mode == Mode::kLA || mode == Mode::kRGBA;
   const size_t pixels = size_t(mat.cols) * mat.rows;
   Image out(mat.cols, mat.rows, mode);
+  if (sizeof(T) == 1 && std::all_of(src.begin(), src.end(), [](int s) { return s >= 0; })) {
+    // 8-bit with every channel in the file: OpenCV's vectorised channel shuffle (BGR -> RGB, ...).
+    cv::Mat dst(mat.rows, mat.cols, CV_8UC(c), out.pixels.data());
+    std::vector<int> from_to;
+    for (int j = 0; j < c; ++j) from_to.insert(from_to.end(), {src[j], j});
+    cv::mixChannels(&mat, 1, &dst, 1, from_to.data(), size_t(c));
+    return out;
+  }
   std::vector<double> colour;  // 16-bit colour samples, mapped to 8-bit together
   if (sizeof(T) == 2) colour.reserve(pixels * (c - has_alpha));
   const unsigned opaque = (1u << (8 * sizeof(T))) - 1;
@@ -129,10 +136,15 @@ Image mat_to_image(const cv::Mat& mat, Mode mode, const Window* window) {
 }  // namespace
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   MEDVQA_CHECK(in, "cannot open image ", path, ": ", std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  MEDVQA_CHECK(!in.bad(), "cannot read image ", path, ": ", std::strerror(errno));
+  const std::streamoff size = in.tellg();
+  MEDVQA_CHECK(size >= 0, "cannot read image ", path, ": not a regular file");
+  // One read of the whole file: a character iterator costs as much as inflating the PNG.
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  MEDVQA_CHECK(in.gcount() == size, "cannot read image ", path, ": ", std::strerror(errno));
   return bytes;
 }
 

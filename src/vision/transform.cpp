@@ -85,13 +85,14 @@ Image expand_to_square(const Image& image, const std::array<uint8_t, 3>& fill) {
 
 Pixels preprocess(const Image& image, const PreprocessOptions& options) {
   const int s = options.image_size;
-  Image source = image;
+  Image padded;
   if (options.resize_mode == ResizeMode::kPad) {
     // LLaVA: convert("RGB") first, background tuple(int(x * 255) for x in image_mean).
     std::array<uint8_t, 3> fill{};
     for (int c = 0; c < 3; ++c) fill[c] = uint8_t(options.mean[c] * 255);
-    source = expand_to_square(to_rgb(image), fill);
+    padded = expand_to_square(to_rgb(image), fill);
   }
+  const Image& source = options.resize_mode == ResizeMode::kPad ? padded : image;
   const auto [w, h] = shortest_side_size(source.width, source.height, s);
   const Rect crop{center_crop_offset(w, s), center_crop_offset(h, s), s, s};
   const Image rgb = to_rgb(resize(source, w, h, crop));
