@@ -3,14 +3,18 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
-#include <immintrin.h>
 
 #include <cmath>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace medvqa {
 
 namespace {
 
+#if defined(__x86_64__)
 // Rows of x that share one read of a weight row: 2 accumulators each, 8 of the 16 AVX registers.
 constexpr int kRowsPerPass = 4;
 // Weight rows per parallel task, so a task streams at least tens of kilobytes.
@@ -79,6 +83,8 @@ void stream_weight(const W* w, const float* x, float* y, int64_t M, int64_t N, i
   });
 }
 
+#endif  // __x86_64__
+
 }  // namespace
 
 bool small_batch_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
@@ -90,7 +96,11 @@ bool small_batch_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
   // Gradients and autocast's dtype choices belong to at::linear.
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
   if (at::autocast::is_autocast_enabled(at::kCPU)) return false;
+#if defined(__x86_64__)
   return cpu_has_avx2_fma();
+#else
+  return false;  // the kernel is written for x86-64's AVX2
+#endif
 }
 
 at::Tensor small_batch_linear(const at::Tensor& x, const at::Tensor& weight) {
@@ -98,11 +108,13 @@ at::Tensor small_batch_linear(const at::Tensor& x, const at::Tensor& weight) {
   const int64_t N = weight.size(0), K = weight.size(1), M = x.numel() / K;
   const at::Tensor xs = x.reshape({M, K}).to(at::kFloat).contiguous();
   at::Tensor y = at::empty({M, N}, xs.options());
+#if defined(__x86_64__)
   if (weight.scalar_type() == at::kFloat)
     stream_weight(weight.const_data_ptr<float>(), xs.const_data_ptr<float>(), y.mutable_data_ptr<float>(), M, N, K);
   else
     stream_weight(weight.const_data_ptr<c10::BFloat16>(), xs.const_data_ptr<float>(), y.mutable_data_ptr<float>(), M, N,
                   K);
+#endif
   auto sizes = x.sizes().vec();
   sizes.back() = N;
   return y.to(x.scalar_type()).view(sizes);
