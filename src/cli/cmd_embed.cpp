@@ -83,7 +83,7 @@ void time_forward(Vit& vit, const at::Tensor& pixels, const EmbedArgs& args, con
 // glibc hands every allocation above its mmap threshold (adaptive, at most 32 MiB) out as a fresh
 // mapping and unmaps it when freed, so each forward page-faults it in again: at batch 16 the ViT's
 // MLP hidden layer and GELU ([16 * 197, 3072] fp32, 39 MB each, twelve blocks) cost ~250k minor
-// faults, ~1 s of CPU per forward (~10%); batch 1 has none. Serving everything from the heap and
+// faults, ~1 s of CPU per forward (~10%; batch 1: ~4k). Serving everything from the heap and
 // keeping what is freed lets later forwards reuse the same pages.
 void reuse_freed_memory() {
   mallopt(M_MMAP_MAX, 0);
