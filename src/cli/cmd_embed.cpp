@@ -7,11 +7,8 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
-#include <malloc.h>
-
 #include <chrono>
 #include <cstdio>
-#include <limits>
 
 #include "medvqa/cli/commands.h"
 #include "medvqa/core/device.h"
@@ -80,19 +77,8 @@ void time_forward(Vit& vit, const at::Tensor& pixels, const EmbedArgs& args, con
               at::get_num_threads(), args.repeat, best, pixels.size(0) / best);
 }
 
-// glibc hands every allocation above its mmap threshold (adaptive, at most 32 MiB) out as a fresh
-// mapping and unmaps it when freed, so each forward page-faults it in again: at batch 16 the ViT's
-// MLP hidden layer and GELU ([16 * 197, 3072] fp32, 39 MB each, twelve blocks) cost ~250k minor
-// faults, ~1 s of CPU per forward (~10%; batch 1: ~4k). Serving everything from the heap and
-// keeping what is freed lets later forwards reuse the same pages.
-void reuse_freed_memory() {
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
-}
-
 void run_embed(const EmbedArgs& args) {
   MEDVQA_CHECK(args.images.empty() != args.pixels.empty(), "embed: give exactly one of --image and --pixels");
-  reuse_freed_memory();
   const c10::Device device = parse_device(args.device);
   const c10::ScalarType dtype = parse_dtype(args.dtype, device);
   set_threads(args.threads);
