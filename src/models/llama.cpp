@@ -108,8 +108,16 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
   // a single query past the cache attends to every key.
   const bool is_causal = !mask.defined() && T > 1;
   TORCH_INTERNAL_ASSERT(!is_causal || k.size(2) == T, "llama: multi-token step on a cache needs a mask");
-  auto out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
-                                              0.0, is_causal, std::pow(static_cast<double>(head_dim_), -0.5),
+  const auto optional_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;  // [B, 1, T, S]
+  const double scale = std::pow(static_cast<double>(head_dim_), -0.5);
+  if (T == 1 && heads_ != kv_heads_) {
+    // One query per head (decoding): the heads sharing a KV head become that head's query rows, so
+    // attention reads the cache as it is instead of a copy expanded to every head.
+    auto grouped = q.reshape({B, kv_heads_, heads_ / kv_heads_, head_dim_});
+    auto out = at::scaled_dot_product_attention(grouped, k, v, optional_mask, 0.0, false, scale);
+    return o_proj(out.reshape({B, 1, heads_ * head_dim_}));
+  }
+  auto out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, is_causal, scale,
                                               heads_ != kv_heads_);  // [B, H, T, D]
   return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
 }
