@@ -11,9 +11,10 @@ namespace medvqa {
 namespace {
 
 const std::vector<int64_t> kRows{3, 7, 40};
-// The trainable columns of the logits come from their own, smaller GEMM: same values, possibly
-// another summation order.
-constexpr double kColumnTol = 1e-6;
+// Same values, other summation orders: the trainable columns of the logits come from their own,
+// smaller GEMM, and a frozen model's few-row head runs on the streaming kernel while one with a
+// trainable (grad-requiring) delta runs on at::linear. A few ulps of logits near 10.
+constexpr double kColumnTol = 1e-5;
 
 LlamaOptions tiny(bool tied) {
   LlamaOptions o = test_util::tiny_llama(50, 16, 32, 1, 2, 1, 8);
