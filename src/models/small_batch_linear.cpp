@@ -15,8 +15,8 @@ namespace medvqa {
 namespace {
 
 #if defined(__x86_64__)
-// Rows of x that share one read of a weight row: one accumulator each, 8 of the 16 AVX registers.
-constexpr int kRowsPerPass = 8;
+// Every row of x shares one read of a weight row: one accumulator each, 8 of the 16 AVX registers.
+static_assert(kSmallBatchMaxRows <= 8, "one accumulator register per row of x");
 // How far ahead in W to prefetch: with 8 rows a weight line is consumed slowly enough that the
 // hardware prefetcher alone leaves the stream at 8 GB/s; 2 KiB ahead brings it to 11 (2 threads).
 constexpr int64_t kPrefetchBytes = 2048;
@@ -66,25 +66,22 @@ __attribute__((target("avx2,fma"))) void dot_rows(const W* w, const float* x, in
   }
 }
 
-// y [M, N] (fp32) = x [M, K] (fp32) . w [N, K]^T, weight rows split across the intra-op threads.
+// y [M, N] (fp32) = x [M, K] (fp32) . w [N, K]^T for M <= kSmallBatchMaxRows, weight rows split
+// across the intra-op threads.
 template <typename W>
 void stream_weight(const W* w, const float* x, float* y, int64_t M, int64_t N, int64_t K) {
   at::parallel_for(0, N, kGrainRows, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       const W* row = w + n * K;
-      for (int64_t m = 0; m < M; m += kRowsPerPass) {
-        const float* xs = x + m * K;
-        float* out = y + m * N + n;
-        switch (std::min<int64_t>(kRowsPerPass, M - m)) {
-          case 1: dot_rows<1>(row, xs, K, out, N); break;
-          case 2: dot_rows<2>(row, xs, K, out, N); break;
-          case 3: dot_rows<3>(row, xs, K, out, N); break;
-          case 4: dot_rows<4>(row, xs, K, out, N); break;
-          case 5: dot_rows<5>(row, xs, K, out, N); break;
-          case 6: dot_rows<6>(row, xs, K, out, N); break;
-          case 7: dot_rows<7>(row, xs, K, out, N); break;
-          default: dot_rows<8>(row, xs, K, out, N); break;
-        }
+      switch (M) {
+        case 1: dot_rows<1>(row, x, K, y + n, N); break;
+        case 2: dot_rows<2>(row, x, K, y + n, N); break;
+        case 3: dot_rows<3>(row, x, K, y + n, N); break;
+        case 4: dot_rows<4>(row, x, K, y + n, N); break;
+        case 5: dot_rows<5>(row, x, K, y + n, N); break;
+        case 6: dot_rows<6>(row, x, K, y + n, N); break;
+        case 7: dot_rows<7>(row, x, K, y + n, N); break;
+        default: dot_rows<8>(row, x, K, y + n, N); break;
       }
     }
   });

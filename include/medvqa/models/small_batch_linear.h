@@ -2,8 +2,8 @@
 // token-by-token decoding. There the product is a matrix-vector one per row, bound by reading W;
 // the BLAS (MKL on this project's wheels) reaches a third of the memory bandwidth on such shapes
 // (40 ms for the 128k x 512 LM head against 13 ms for a copy of it). The kernel streams W once for
-// up to kMaxRows rows of x, on the intra-op threads, in fp32 or bf16 (fp32 accumulation). Anything
-// else (more rows, autograd, autocast, CUDA, other dtypes) goes to at::linear.
+// up to kSmallBatchMaxRows rows of x, on the intra-op threads, in fp32 or bf16 (fp32 accumulation).
+// Anything else (more rows, autograd, autocast, CUDA, other dtypes) goes to at::linear.
 #pragma once
 
 #include <ATen/core/Tensor.h>
