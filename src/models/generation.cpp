@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 
 #include "medvqa/core/error.h"
@@ -16,10 +17,28 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// torch.argmax's choice, the first index of each row's maximum (NaN counting as the maximum),
+// found from the row maxima that at::amax computes vectorised and in parallel: at::argmax on
+// bf16 logits [8, 128256] takes 2.6 ms on this project's 2-core machines, a decode step's tenth.
+at::Tensor greedy_tokens(const at::Tensor& logits) {
+  const at::Tensor l = logits.to(torch::kCPU, torch::kFloat).contiguous().view({-1, logits.size(-1)});
+  const at::Tensor top = l.amax(-1);
+  const int64_t V = l.size(1);
+  at::Tensor out = at::empty({l.size(0)}, torch::kInt64);
+  for (int64_t b = 0; b < l.size(0); ++b) {
+    const float* row = l.const_data_ptr<float>() + b * V;
+    const float m = top.const_data_ptr<float>()[b];
+    const float* first = std::isnan(m) ? std::find_if(row, row + V, [](float v) { return std::isnan(v); })
+                                       : std::find(row, row + V, m);
+    out.mutable_data_ptr<int64_t>()[b] = first - row;
+  }
+  return out.view(logits.sizes().slice(0, logits.dim() - 1));
+}
+
 }  // namespace
 
 at::Tensor choose_tokens(const at::Tensor& logits, const SamplingOptions& o, at::Generator& generator) {
-  if (o.greedy) return logits.argmax(-1).to(torch::kCPU);
+  if (o.greedy) return greedy_tokens(logits);
   MEDVQA_CHECK(o.temperature > 0, "generate: temperature must be > 0 (use greedy decoding for 0), got ", o.temperature);
   MEDVQA_CHECK(o.top_p > 0 && o.top_p <= 1, "generate: top_p must be in (0, 1], got ", o.top_p);
   MEDVQA_CHECK(o.top_k >= 0, "generate: top_k must be >= 0, got ", o.top_k);

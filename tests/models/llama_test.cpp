@@ -5,6 +5,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <limits>
 
 #include "common/tiny_llama.h"
 #include "medvqa/models/generation.h"
@@ -222,6 +223,23 @@ TEST(ChooseTokens, SamplingIsSeededAndTopKOneIsGreedy) {
   s.top_k = 1;
   SamplingOptions greedy;
   EXPECT_TRUE(torch::equal(draw(s), draw(greedy)));
+}
+
+TEST(ChooseTokens, GreedyIsTorchArgmaxTiesAndNaNIncluded) {
+  torch::manual_seed(5);
+  at::Generator g = at::make_generator<at::CPUGeneratorImpl>(0);
+  SamplingOptions greedy;
+  // bf16 logits tie often; the first maximum wins, as in torch.argmax.
+  auto logits = (torch::randn({8, 3000}) * 4).round().to(torch::kBFloat16);
+  logits[2].fill_(1.0);
+  logits[3][17] = std::numeric_limits<float>::quiet_NaN();
+  logits[3][40] = std::numeric_limits<float>::quiet_NaN();
+  logits[4].fill_(-std::numeric_limits<float>::infinity());
+  const auto want = logits.argmax(-1);
+  EXPECT_EQ(want[2].item<int64_t>(), 0);
+  EXPECT_EQ(want[3].item<int64_t>(), 17);
+  EXPECT_TRUE(torch::equal(choose_tokens(logits, greedy, g), want));
+  EXPECT_TRUE(torch::equal(choose_tokens(logits.to(torch::kFloat)[5], greedy, g), want[5]));
 }
 
 TEST(ChooseTokens, TopPKeepsOnlyTheNucleus) {
