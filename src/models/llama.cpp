@@ -4,7 +4,7 @@
 
 #include "medvqa/core/error.h"
 #include "medvqa/models/activation_checkpoint.h"
-#include "medvqa/models/small_batch_linear.h"
+#include "medvqa/models/decoder_linear.h"
 
 namespace medvqa {
 
@@ -205,7 +205,7 @@ at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
 
 at::Tensor LlamaImpl::logits(const at::Tensor& hidden, const at::Tensor& at) {
   auto h = at.defined() ? hidden.reshape({-1, hidden.size(-1)}).index_select(0, at.to(hidden.device())) : hidden;
-  at::Tensor out = small_batch_linear(h, lm_head ? lm_head->weight : model->embed_tokens->weight);
+  at::Tensor out = decoder_linear(h, lm_head ? lm_head->weight : model->embed_tokens->weight);
   return head_rows_ ? head_rows_->logits(h, out) : out;
 }
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "medvqa/core/error.h"
-#include "medvqa/models/small_batch_linear.h"
+#include "medvqa/models/decoder_linear.h"
 
 namespace medvqa {
 
@@ -26,7 +26,7 @@ void LoraLinearImpl::add_adapter(const LoraOptions& options) {
 }
 
 at::Tensor LoraLinearImpl::forward(const at::Tensor& x) {
-  at::Tensor y = small_batch_linear(x, weight);
+  at::Tensor y = decoder_linear(x, weight);
   if (!has_adapter() || merged_) return y;
   at::Tensor h = options_.dropout > 0 ? torch::dropout(x, options_.dropout, is_training()) : x;
   return y + lora_B(lora_A(h)) * scale();

@@ -1,9 +1,10 @@
-#include "medvqa/models/small_batch_linear.h"
+#include "medvqa/models/decoder_linear.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #if defined(__x86_64__)
@@ -25,6 +26,11 @@ constexpr int64_t kGrainRows = 64;
 
 bool cpu_has_avx2_fma() {
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has;
+}
+
+bool cpu_has_bf16_arithmetic() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
   return has;
 }
 
@@ -89,28 +95,50 @@ void stream_weight(const W* w, const float* x, float* y, int64_t M, int64_t N, i
 
 #endif  // __x86_64__
 
+// Weights widened per block: 8 MB of fp32, which stays in L3 between widening and the GEMM (and
+// keeps a 128k-row LM head from needing a 263 MB fp32 copy).
+constexpr int64_t kWidenBlockElements = 2 << 20;
+
+// bf16 [N, K] weight times fp32 x [M, K] -> bf16 [M, N]: fp32 products and sums, one rounding.
+at::Tensor widened_linear(const at::Tensor& x, const at::Tensor& weight) {
+  const int64_t N = weight.size(0), K = weight.size(1);
+  at::Tensor y = at::empty({x.size(0), N}, x.options().dtype(at::kBFloat16));
+  const int64_t rows = std::max<int64_t>(1, kWidenBlockElements / K);
+  for (int64_t n = 0; n < N; n += rows) {
+    const int64_t count = std::min(rows, N - n);
+    y.narrow(1, n, count).copy_(at::linear(x, weight.narrow(0, n, count).to(at::kFloat)));
+  }
+  return y;
+}
+
 }  // namespace
 
-bool small_batch_kernel_applies(const at::Tensor& x, const at::Tensor& weight) {
-  if (!x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 || !weight.is_contiguous()) return false;
+LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight) {
+  if (!x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 || !weight.is_contiguous())
+    return LinearPath::kLinear;
   const auto dtype = weight.scalar_type();
-  if (x.scalar_type() != dtype || (dtype != at::kFloat && dtype != at::kBFloat16)) return false;
+  if (x.scalar_type() != dtype || (dtype != at::kFloat && dtype != at::kBFloat16)) return LinearPath::kLinear;
   const int64_t K = weight.size(1);
-  if (x.dim() == 0 || x.size(-1) != K || K == 0 || x.numel() == 0 || x.numel() / K > kSmallBatchMaxRows) return false;
+  if (x.dim() == 0 || x.size(-1) != K || K == 0 || x.numel() == 0) return LinearPath::kLinear;
   // Gradients and autocast's dtype choices belong to at::linear.
-  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
-  if (at::autocast::is_autocast_enabled(at::kCPU)) return false;
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return LinearPath::kLinear;
+  if (at::autocast::is_autocast_enabled(at::kCPU)) return LinearPath::kLinear;
 #if defined(__x86_64__)
-  return cpu_has_avx2_fma();
+  if (x.numel() / K <= kSmallBatchMaxRows) return cpu_has_avx2_fma() ? LinearPath::kStreaming : LinearPath::kLinear;
+  return dtype == at::kBFloat16 && !cpu_has_bf16_arithmetic() ? LinearPath::kWidenedBf16 : LinearPath::kLinear;
 #else
-  return false;  // the kernel is written for x86-64's AVX2
+  return LinearPath::kLinear;  // the kernel is written for x86-64's AVX2
 #endif
 }
 
-at::Tensor small_batch_linear(const at::Tensor& x, const at::Tensor& weight) {
-  if (!small_batch_kernel_applies(x, weight)) return at::linear(x, weight);
+at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight) {
+  const LinearPath path = decoder_linear_path(x, weight);
+  if (path == LinearPath::kLinear) return at::linear(x, weight);
   const int64_t N = weight.size(0), K = weight.size(1), M = x.numel() / K;
   const at::Tensor xs = x.reshape({M, K}).to(at::kFloat).contiguous();
+  auto sizes = x.sizes().vec();
+  sizes.back() = N;
+  if (path == LinearPath::kWidenedBf16) return widened_linear(xs, weight).view(sizes);
   at::Tensor y = at::empty({M, N}, xs.options());
 #if defined(__x86_64__)
   if (weight.scalar_type() == at::kFloat)
@@ -119,8 +147,6 @@ at::Tensor small_batch_linear(const at::Tensor& x, const at::Tensor& weight) {
     stream_weight(weight.const_data_ptr<c10::BFloat16>(), xs.const_data_ptr<float>(), y.mutable_data_ptr<float>(), M, N,
                   K);
 #endif
-  auto sizes = x.sizes().vec();
-  sizes.back() = N;
   return y.to(x.scalar_type()).view(sizes);
 }
 

@@ -1,0 +1,29 @@
+// The bias-free linear layer y = x W^T of the decoder, with two CPU inference paths where the BLAS
+// (MKL on this project's wheels) is slow:
+// - streaming: the few-row inputs of token-by-token decoding. There the product is a matrix-vector
+//   one per row, bound by reading W, and MKL reaches a third of the memory bandwidth on such
+//   shapes (40 ms for the 128k x 512 LM head against 13 ms for a copy of it). The kernel streams W
+//   once for up to kSmallBatchMaxRows rows of x, on the intra-op threads, in fp32 or bf16 (fp32
+//   accumulation).
+// - widened bf16: more rows in bf16 on a CPU without bf16 arithmetic (no AVX512-BF16), where MKL's
+//   bf16 GEMM runs at a sixth of its fp32 one. W is widened to fp32 in blocks that stay in cache
+//   and multiplied by the fp32 GEMM, accumulating in fp32 and rounding once to bf16 as MKL does.
+// Anything else (autograd, autocast, CUDA, other dtypes) goes to at::linear.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace medvqa {
+
+// x [..., in], weight [out, in] -> [..., out].
+at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight);
+
+enum class LinearPath { kStreaming, kWidenedBf16, kLinear };
+
+// Which path decoder_linear(x, weight) takes (exposed for tests and benches).
+LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight);
+
+// Rows of x up to which the streaming kernel is used.
+inline constexpr int64_t kSmallBatchMaxRows = 8;
+
+}  // namespace medvqa
