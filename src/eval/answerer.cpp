@@ -6,13 +6,6 @@
 
 namespace medvqa {
 
-at::Tensor stack_pixels(const std::vector<vision::Pixels>& images) {
-  std::vector<at::Tensor> pixels;
-  for (const auto& p : images)
-    pixels.push_back(torch::from_blob(const_cast<float*>(p.data.data()), {p.channels, p.height, p.width}).clone());
-  return torch::stack(pixels);  // [B, 3, H, W]
-}
-
 Answerer::Answerer(const Config& config) : config_(config) {
   tokenizer_ = load_model_tokenizer(config.model);
   built_ = build_model(config.model, "");

@@ -21,4 +21,7 @@ struct Batch {
 
 Batch collate(const std::vector<Sample>& samples, const std::vector<vision::Pixels>& pixels, int64_t pad_id);
 
+// Preprocessed images of one size as one fp32 CPU tensor [B, C, H, W].
+at::Tensor stack_pixels(const std::vector<vision::Pixels>& images);
+
 }  // namespace medvqa

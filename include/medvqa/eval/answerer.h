@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "medvqa/config/config.h"
+#include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/data/prompt.h"
 #include "medvqa/models/generation.h"
@@ -16,9 +17,6 @@
 #include "medvqa/vision/transform.h"
 
 namespace medvqa {
-
-// Preprocessed images as one fp32 CPU tensor [B, 3, H, W].
-at::Tensor stack_pixels(const std::vector<vision::Pixels>& images);
 
 class Answerer {
  public:
