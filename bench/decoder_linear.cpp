@@ -48,15 +48,37 @@ __attribute__((target("avx2,fma"))) float fma_chains() {
   return sum;
 }
 
-// GFLOP/s of `threads` threads running fma_chains at once.
-double fma_peak_gflops(int threads) {
+// The same with AVX512-BF16 pair dot products: 16 lanes x 2 products, what the bf16 kernel runs.
+__attribute__((target("avx512f,avx512bf16"))) float bf16_pair_chains() {
+  __m512 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(0.001f * c);
+  const auto a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3800);  // 1, 2^-15
+  for (long i = 0; i < kSteps; ++i)
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
+  __m512 sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum = _mm512_add_ps(sum, acc[c]);
+  return _mm512_cvtss_f32(sum);
+}
+
+// GFLOP/s of `threads` threads running `chains` at once, each step `flop` per chain.
+double peak_gflops(int threads, float (*chains)(), double flop) {
   std::vector<float> sink(threads);
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back([&sink, t] { sink[t] = fma_chains(); });
+  for (int t = 0; t < threads; ++t) pool.emplace_back([&sink, t, chains] { sink[t] = chains(); });
   for (auto& th : pool) th.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return threads * kSteps * kChains * 16.0 / seconds / 1e9;
+  return threads * kSteps * kChains * flop / seconds / 1e9;
+}
+
+const char* path_name(medvqa::LinearPath path) {
+  switch (path) {
+    case medvqa::LinearPath::kStreaming: return "streaming";
+    case medvqa::LinearPath::kStreamingBf16Pairs: return "streaming_bf16_pairs";
+    case medvqa::LinearPath::kWidenedBf16: return "widened_bf16";
+    case medvqa::LinearPath::kLinear: break;
+  }
+  return "at_linear";
 }
 
 }  // namespace
@@ -66,7 +88,10 @@ int main(int argc, char** argv) {
   const int repeat = argc > 2 ? std::atoi(argv[2]) : 20;
   const char* only = argc > 3 ? argv[3] : nullptr;
   at::set_num_threads(threads);
-  std::printf("{\"fma_peak_gflops\": %.1f, \"threads\": %d}\n", fma_peak_gflops(threads), threads);
+  std::printf("{\"fma_peak_gflops\": %.1f, \"threads\": %d}\n", peak_gflops(threads, fma_chains, 16.0), threads);
+  if (__builtin_cpu_supports("avx512bf16"))
+    std::printf("{\"bf16_pairs_peak_gflops\": %.1f, \"threads\": %d}\n", peak_gflops(threads, bf16_pair_chains, 64.0),
+                threads);
   c10::InferenceMode inference;
   struct Shape {
     const char* name;
@@ -89,9 +114,10 @@ int main(int argc, char** argv) {
         const double torch_ms = best_ms([&] { for (const auto& w : ws) at::linear(x, w); }, std::min(repeat, 3)) / copies;
         const double flop = 2.0 * m * s.n * s.k, bytes = static_cast<double>(ws[0].nbytes());
         std::printf(
-            "{\"shape\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, \"medvqa_ms\": %.3f, \"at_linear_ms\": %.3f, "
+            "{\"shape\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, \"path\": \"%s\", \"medvqa_ms\": %.3f, \"at_linear_ms\": %.3f, "
             "\"medvqa_gflops\": %.1f, \"at_linear_gflops\": %.1f, \"medvqa_weight_gbps\": %.1f}\n",
-            s.name, dtype == at::kFloat ? "fp32" : "bf16", static_cast<long long>(m), ours, torch_ms, flop / ours / 1e6,
+            s.name, dtype == at::kFloat ? "fp32" : "bf16", static_cast<long long>(m),
+            path_name(medvqa::decoder_linear_path(x, ws[0])), ours, torch_ms, flop / ours / 1e6,
             flop / torch_ms / 1e6, bytes / ours / 1e6);
         std::fflush(stdout);
       }

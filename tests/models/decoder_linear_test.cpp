@@ -18,6 +18,13 @@ at::Tensor reference(const at::Tensor& x, const at::Tensor& w) {
   return torch::matmul(x.to(torch::kDouble), w.to(torch::kDouble).t());
 }
 
+// The bf16 kernel this CPU runs: AVX512-BF16 pair dot products where it has them, else bf16
+// widened to fp32 FMAs. Each machine checks its own.
+LinearPath bf16_streaming_path() {
+  return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") ? LinearPath::kStreamingBf16Pairs
+                                                                                    : LinearPath::kStreaming;
+}
+
 }  // namespace
 
 TEST(DecoderLinear, MatchesLinearForEveryRowCountAndTail) {
@@ -37,12 +44,13 @@ TEST(DecoderLinear, MatchesLinearForEveryRowCountAndTail) {
 TEST(DecoderLinear, Bf16WeightsAccumulateInFp32) {
   torch::manual_seed(1);
   c10::InferenceMode inference;
-  // 100 is not a multiple of 8: the scalar tail runs too.
-  for (int64_t K : {96, 100})
+  // Steps of 8 (fp32 FMAs) and 32 (pair dot products): 96 has no tail for either; 100 and 200 have
+  // a scalar or masked tail; 16 is all tail for the pair kernel.
+  for (int64_t K : {16, 96, 100, 200})
     for (int64_t rows = 1; rows <= kSmallBatchMaxRows; ++rows) {
       auto w = (torch::randn({257, K}) / 10).to(torch::kBFloat16);
       auto x = torch::randn({rows, K}).to(torch::kBFloat16);
-      ASSERT_EQ(decoder_linear_path(x, w), LinearPath::kStreaming);
+      ASSERT_EQ(decoder_linear_path(x, w), bf16_streaming_path());
       double diff = (decoder_linear(x, w).to(torch::kDouble) - reference(x, w)).abs().max().item<double>();
       EXPECT_LT(diff, kBf16Tolerance) << "K " << K << " rows " << rows;
     }

@@ -4,7 +4,9 @@
 //   one per row, bound by reading W, and MKL reaches a third of the memory bandwidth on such
 //   shapes (40 ms for the 128k x 512 LM head against 13 ms for a copy of it). The kernel streams W
 //   once for up to kSmallBatchMaxRows rows of x, on the intra-op threads, in fp32 or bf16 (fp32
-//   accumulation).
+//   accumulation). bf16 goes through AVX512-BF16's pair dot product where the CPU has it
+//   (kStreamingBf16Pairs: x stays bf16, twice the multiply-adds of an fp32 FMA per instruction),
+//   else is widened to fp32 (kStreaming).
 // - widened bf16: more rows in bf16 on a CPU without bf16 arithmetic (no AVX512-BF16), where MKL's
 //   bf16 GEMM runs at a sixth of its fp32 one. W is widened to fp32 in blocks that stay in cache
 //   and multiplied by the fp32 GEMM, accumulating in fp32 and rounding once to bf16 as MKL does.
@@ -18,7 +20,7 @@ namespace medvqa {
 // x [..., in], weight [out, in] -> [..., out].
 at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight);
 
-enum class LinearPath { kStreaming, kWidenedBf16, kLinear };
+enum class LinearPath { kStreaming, kStreamingBf16Pairs, kWidenedBf16, kLinear };
 
 // Which path decoder_linear(x, weight) takes (exposed for tests and benches).
 LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight);
