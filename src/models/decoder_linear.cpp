@@ -54,7 +54,7 @@ __attribute__((target("avx2,fma"))) inline float horizontal_sum(__m256 v) {
 
 // Masked extracts of the two halves: GCC 12 warns on the undefined register that the unmasked ones
 // (and _mm512_reduce_add_ps) pass.
-__attribute__((target("avx512f"))) inline float horizontal_sum(__m512 v) {
+__attribute__((target("avx512f,fma"))) inline float horizontal_sum(__m512 v) {
   const __m512d d = _mm512_castps_pd(v);
   return horizontal_sum(_mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xff, d, 0)),
                                       _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xff, d, 1))));
@@ -87,7 +87,7 @@ __attribute__((target("avx2,fma"))) void dot_rows(const W* w, const float* x, in
 // fp32 and summed in fp32, 32 weights (a cache line) per step, twice the pairs per instruction of
 // an fp32 FMA; the K tail goes through zero-filling masked loads.
 template <int R>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void dot_rows_bf16_pairs(const c10::BFloat16* w,
+__attribute__((target("avx512f,avx512bw,avx512bf16,fma"))) void dot_rows_bf16_pairs(const c10::BFloat16* w,
                                                                                const c10::BFloat16* x, int64_t K,
                                                                                float* out, int64_t out_stride) {
   __m512 acc[R];
