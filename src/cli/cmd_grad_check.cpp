@@ -44,7 +44,7 @@ void run_grad_check(const Config& config, const std::string& out) {
   model->train();
   model->vision->eval();
   const c10::Device device = built.device;
-  LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+  LossSum l = model->loss(model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, device));
   at::Tensor loss = l.sum / static_cast<double>(std::max<int64_t>(1, l.tokens));
   loss.backward();
 

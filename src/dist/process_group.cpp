@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <cstdlib>
@@ -29,14 +30,10 @@ bool loopback(const std::string& host) { return host == "localhost" || host.rfin
 
 }  // namespace
 
-std::string rank_device(const std::string& device, const DistEnv& env) {
-  if (env.world_size > 1 && parse_device(device).is_cuda()) return "cuda:" + std::to_string(env.local_rank);
-  return device;
-}
-
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> backend;
+  c10::intrusive_ptr<c10d::Backend> backend;  // tensors on the rank's device: NCCL on CUDA, else `host`
+  c10::intrusive_ptr<c10d::Backend> host;     // host values (counts, flags, strings, RNG states): Gloo
   bool nccl = false;
   c10::Device device{c10::kCPU};
   std::mutex started_mutex;  // started collectives come from autograd's threads too
@@ -49,38 +46,51 @@ ProcessGroup::ProcessGroup(const DistEnv& env, const c10::Device& device, std::c
   impl_->device = device;
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env.master_port);
-  so.isServer = env.rank == 0;
+  // Under torchrun's agent the store already listens on MASTER_PORT: every rank is its client.
+  so.isServer = env.rank == 0 && !env.agent_store;
   so.numWorkers = env.world_size;
   so.timeout = timeout;
   try {
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+    // A restarted group of workers meets an agent store that still holds the last attempt's keys.
+    impl_->store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restart_count), tcp);
   } catch (const std::exception& e) {
-    MEDVQA_FAIL("dist: rank ", env.rank, ": rendezvous at ", env.master_addr, ":", env.master_port, " (MASTER_ADDR:MASTER_PORT) failed",
-                env.rank == 0 ? " (is the port in use?)" : " (is rank 0 running and reachable?)", ": ", describe(e));
+    MEDVQA_FAIL("dist: rank ", env.rank, ": rendezvous at ", env.master_addr, ":", env.master_port, " (MASTER_ADDR:MASTER_PORT",
+                env.agent_store ? ", the torchrun agent's store" : "", ") failed",
+                env.rank == 0 && !env.agent_store ? " (is the port in use?)" : " (is rank 0 running and reachable?)", ": ",
+                describe(e));
   }
+  // Host values go through Gloo even beside NCCL (as torch's CPU groups do), so that the per-step
+  // totals and the stop flag never wait for the GPU's queue.
+  auto gloo = c10d::ProcessGroupGloo::Options::create(timeout);
+  // Gloo binds to an address its peers can reach: the interface named by GLOO_SOCKET_IFNAME, the
+  // loopback for a one-machine job, else this host's name.
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  else if (loopback(env.master_addr))
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  else
+    gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  try {
+    impl_->host = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store),
+                                                               env.rank, env.world_size, gloo);
+  } catch (const std::exception& e) {
+    fail("connecting the Gloo group", e);
+  }
+  impl_->backend = impl_->host;
   if (device.is_cuda()) {
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size, opts);
+    impl_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store),
+                                                                 env.rank, env.world_size, opts);
+    // As init_process_group(device_id=...): the communicator belongs to this rank's GPU.
+    impl_->backend->setBoundDeviceId(device);
     impl_->nccl = true;
-  } else {
-    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    // Gloo binds to an address its peers can reach: the interface named by GLOO_SOCKET_IFNAME, the
-    // loopback for a one-machine job, else this host's name.
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"))
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    else if (loopback(env.master_addr))
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    else
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    try {
-      impl_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, opts);
-    } catch (const std::exception& e) {
-      fail("connecting the Gloo group", e);
-    }
   }
-  log_info("dist: rank ", env.rank, " of ", env.world_size, " (", env.source, ", local rank ", env.local_rank, "), ",
-           backend_name(), " via ", env.master_addr, ":", env.master_port, ", timeout ", timeout.count(), " s");
+  log_info("dist: rank ", env.rank, " of ", env.world_size, " (", env.source, ", local rank ", env.local_rank, " of ",
+           env.local_world_size, "), ", backend_name(), " on ", device.str(), " via ", env.master_addr, ":", env.master_port,
+           env.agent_store ? " (torchrun agent store, attempt " + std::to_string(env.restart_count) + ")" : "", ", timeout ",
+           timeout.count(), " s");
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -155,33 +165,32 @@ void ProcessGroup::wait_started() {
 
 std::vector<double> ProcessGroup::sum_values(std::vector<double> values) {
   if (!distributed() || values.empty()) return values;
-  // NCCL reduces device tensors only.
-  std::vector<at::Tensor> t{at::tensor(values, at::kDouble).to(impl_->device)};
-  all_reduce_sum(t);
-  at::Tensor host = t[0].cpu();
-  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+  std::vector<at::Tensor> t{at::tensor(values, at::kDouble)};
+  try {
+    impl_->host->allreduce(t)->wait();
+  } catch (const std::exception& e) {
+    fail("all-reduce", e);
+  }
+  return std::vector<double>(t[0].data_ptr<double>(), t[0].data_ptr<double>() + t[0].numel());
 }
 
 std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& tensor) {
   if (!distributed()) return {tensor};
-  std::vector<at::Tensor> in{tensor.to(impl_->device)};
+  std::vector<at::Tensor> in{tensor.cpu().contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < env_.world_size; ++r) out[0].push_back(at::empty_like(in[0]));
   try {
-    impl_->backend->allgather(out, in)->wait();
+    impl_->host->allgather(out, in)->wait();
   } catch (const std::exception& e) {
     fail("all-gather", e);
   }
-  for (auto& t : out[0]) t = t.cpu();
   return out[0];
 }
 
 void ProcessGroup::barrier() {
   if (!distributed()) return;
-  c10d::BarrierOptions o;
-  if (impl_->nccl) o.device_ids = {impl_->device.index()};
   try {
-    impl_->backend->barrier(o)->wait();
+    impl_->host->barrier()->wait();
   } catch (const std::exception& e) {
     fail("barrier", e);
   }

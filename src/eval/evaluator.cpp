@@ -8,6 +8,7 @@
 #include "medvqa/core/progress.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/dist/gather.h"
+#include "medvqa/dist/rank.h"
 #include "medvqa/eval/answerer.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/prefix_score.h"
@@ -118,12 +119,10 @@ Answers answer_sharded(ProcessGroup& pg, Answerer& answerer, const std::vector<S
 
 nlohmann::ordered_json evaluate(const Config& user_config) {
   // Under a launcher (torchrun, srun, --nproc-per-node) the items are shared out across ranks.
-  const DistEnv env = read_dist_env();
   Config config = user_config;
-  config.model.device = rank_device(config.model.device, env);
-  ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(config.train.dist_timeout_s));
-  set_log_rank(pg.rank());
-  set_threads(static_cast<int>(config.model.threads));
+  RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(config.train.dist_timeout_s));
+  config.model.device = rank.plan.device;
+  ProcessGroup& pg = *rank.pg;
   Answerer answerer(config);
   std::vector<VqaItem> items;
   auto samples = build_samples(answerer.tokenizer(), load_items(config.data, config.eval.split), answerer.prompt_options(),

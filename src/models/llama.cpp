@@ -214,7 +214,8 @@ at::Tensor LlamaImpl::embed(const at::Tensor& ids) {
   return embed_rows_ ? embed_rows_->embed(ids, out) : out;
 }
 
-void LlamaImpl::add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids) {
+void LlamaImpl::add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids,
+                                     std::optional<c10::ScalarType> dtype) {
   MEDVQA_CHECK(!options_.tie_word_embeddings, "llama: trainable token rows with tied input and output embeddings ",
                "(tie_word_embeddings) are not supported: a row would be one parameter seen through two layers");
   MEDVQA_CHECK(layer == "embed_tokens" || layer == "lm_head", "llama: trainable tokens on '", layer,
@@ -222,7 +223,7 @@ void LlamaImpl::add_trainable_tokens(const std::string& layer, const std::vector
   TrainableTokens& rows = layer == "embed_tokens" ? embed_rows_ : head_rows_;
   MEDVQA_CHECK(!rows, "llama: ", layer, " already has trainable token rows");
   torch::nn::Module& base = layer == "embed_tokens" ? static_cast<torch::nn::Module&>(*model->embed_tokens) : *lm_head;
-  rows = base.register_module("token_adapter", TrainableTokens(base.named_parameters(false)["weight"], ids));
+  rows = base.register_module("token_adapter", TrainableTokens(base.named_parameters(false)["weight"], ids, dtype));
 }
 
 at::Tensor LlamaImpl::forward(const LlamaInput& input, KVCache* cache) {

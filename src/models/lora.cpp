@@ -21,8 +21,9 @@ void LoraLinearImpl::add_adapter(const LoraOptions& options) {
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(lora_A->weight, std::sqrt(5.0));
   lora_B->weight.zero_();
-  lora_A->to(tensor_options.device(), tensor_options.dtype().toScalarType());
-  lora_B->to(tensor_options.device(), tensor_options.dtype().toScalarType());
+  const c10::ScalarType dtype = options.dtype.value_or(tensor_options.dtype().toScalarType());
+  lora_A->to(tensor_options.device(), dtype);
+  lora_B->to(tensor_options.device(), dtype);
 }
 
 at::Tensor LoraLinearImpl::forward(const at::Tensor& x) {

@@ -125,10 +125,11 @@ void load_peft_adapter(torch::nn::Module& model, const std::string& dir) {
   load_state_dict(model, store, options);
 }
 
-AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir) {
+AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir, std::optional<c10::ScalarType> dtype) {
   AdapterConfig config = read_peft_config(dir);
+  config.lora.dtype = dtype;
   add_lora(llm, config);
-  for (const auto& [layer, ids] : config.trainable_tokens) llm.add_trainable_tokens(layer, ids);
+  for (const auto& [layer, ids] : config.trainable_tokens) llm.add_trainable_tokens(layer, ids, dtype);
   load_peft_adapter(llm, dir);
   return config;
 }

@@ -15,7 +15,7 @@ std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config) {
   return load_tokenizer(config.tokenizer.empty() ? config.llm : config.tokenizer);
 }
 
-BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
+BuiltModel build_model(const ModelConfig& config, const std::string& stage, std::optional<c10::ScalarType> trainable_dtype) {
   MEDVQA_CHECK(!config.vision.empty(), "model.vision: the vision tower directory is not set");
   MEDVQA_CHECK(!config.llm.empty(), "model.llm: the LLaMA directory is not set");
   BuiltModel built;
@@ -30,17 +30,20 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
   options.projector = config.projector;
   options.image_token_id = config.image_token_id;
   built.model = VqaModel(vit, llm.model, options);
-  built.model->projector->to(built.device, built.dtype);
+  const bool trains = stage == "align" || stage == "lora";
+  const c10::ScalarType projector_dtype = trains ? trainable_dtype.value_or(built.dtype) : built.dtype;
+  built.model->projector->to(built.device, projector_dtype);
   if (!config.projector_weights.empty()) {
     load_state_dict(*built.model->projector, TensorStore::open(config.projector_weights));
     log_info("model: projector from ", config.projector_weights);
   }
 
   if (!config.adapter.empty()) {
-    built.adapter = attach_peft_adapter(*built.model->llm, config.adapter);
+    const auto adapter_dtype = stage == "lora" ? trainable_dtype : std::nullopt;
+    built.adapter = attach_peft_adapter(*built.model->llm, config.adapter, adapter_dtype);
     log_info("model: LoRA adapter r=", built.adapter.lora.r, " from ", config.adapter);
   } else if (stage == "lora" && config.lora.r > 0) {
-    built.adapter.lora = {config.lora.r, config.lora.alpha, config.lora.dropout};
+    built.adapter.lora = {config.lora.r, config.lora.alpha, config.lora.dropout, trainable_dtype};
     built.adapter.targets = config.lora.targets;
     built.adapter.base_model = config.llm;
     int n = add_lora(*built.model->llm, built.adapter);
@@ -51,7 +54,7 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
       std::vector<int64_t> ids;
       for (int32_t id : llama3_chat_special_ids(*tokenizer)) ids.push_back(id);
       built.adapter.trainable_tokens = {{"embed_tokens", ids}, {"lm_head", ids}};
-      for (const auto& [layer, rows] : built.adapter.trainable_tokens) built.model->llm->add_trainable_tokens(layer, rows);
+      for (const auto& [layer, rows] : built.adapter.trainable_tokens) built.model->llm->add_trainable_tokens(layer, rows, trainable_dtype);
       log_info("model: embedding and output rows of ", ids.size(), " chat special tokens train");
     }
   }
@@ -61,7 +64,7 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage) {
                "model.train_special_rows: needs model.lora.r > 0 (the rows are saved in the PEFT adapter)");
 
   for (auto& p : built.model->parameters()) p.set_requires_grad(false);
-  if (stage == "align" || stage == "lora")
+  if (trains)
     for (auto& p : built.model->projector->parameters()) p.set_requires_grad(true);
   if (stage == "lora")
     for (auto& [name, layer] : lora_layers(*built.model->llm)) {

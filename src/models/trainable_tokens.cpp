@@ -6,7 +6,9 @@
 
 namespace medvqa {
 
-TrainableTokensImpl::TrainableTokensImpl(const at::Tensor& base_weight, std::vector<int64_t> ids) : ids_(std::move(ids)) {
+TrainableTokensImpl::TrainableTokensImpl(const at::Tensor& base_weight, std::vector<int64_t> ids,
+                                         std::optional<c10::ScalarType> dtype)
+    : ids_(std::move(ids)) {
   const int64_t vocab = base_weight.size(0);
   MEDVQA_CHECK(!ids_.empty(), "trainable tokens: no token ids given");
   MEDVQA_CHECK(std::set<int64_t>(ids_.begin(), ids_.end()).size() == ids_.size(), "trainable tokens: repeated token ids");
@@ -17,7 +19,8 @@ TrainableTokensImpl::TrainableTokensImpl(const at::Tensor& base_weight, std::vec
   slot_ = torch::full({vocab}, -1, long_options);
   slot_.index_put_({index_}, torch::arange(static_cast<int64_t>(ids_.size()), long_options));
   torch::NoGradGuard no_grad;
-  trainable_tokens_delta = register_parameter("trainable_tokens_delta", base_weight.index_select(0, index_).clone());
+  trainable_tokens_delta = register_parameter("trainable_tokens_delta",
+                                              base_weight.index_select(0, index_).to(dtype.value_or(base_weight.scalar_type()), false, true));
 }
 
 at::Tensor TrainableTokensImpl::embed(const at::Tensor& ids, const at::Tensor& embedded) {

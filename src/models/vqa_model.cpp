@@ -51,35 +51,56 @@ at::Tensor VqaModelImpl::embed(const at::Tensor& input_ids, const at::Tensor& pi
   return embed_features(input_ids, image_features(pixels, blind));
 }
 
-at::Tensor VqaModelImpl::embed_features(const at::Tensor& input_ids, const at::Tensor& features) {
-  at::Tensor mask = input_ids == options_.image_token_id;  // [B, T]
-  at::Tensor per_row = mask.sum(1);
+void VqaModelImpl::check_placeholders(const at::Tensor& input_ids) const {
+  at::Tensor per_row = (input_ids == options_.image_token_id).sum(1);  // [B]
   int64_t n = image_tokens();
   MEDVQA_CHECK((per_row == n).all().item<bool>(), "model: each prompt must hold ", n, " image placeholder tokens (id ",
                options_.image_token_id, ") for this vision tower and feature selection; found ",
                per_row.min().item<int64_t>(), "..", per_row.max().item<int64_t>());
+}
+
+at::Tensor VqaModelImpl::embed_features(const at::Tensor& input_ids, const at::Tensor& features) {
+  // On the host the check is free; on a device it would wait for the GPU (loss_batch checked there).
+  if (!input_ids.is_cuda()) check_placeholders(input_ids);
+  at::Tensor mask = input_ids == options_.image_token_id;  // [B, T]
   at::Tensor embeds = llm->embed(input_ids);  // [B, T, hidden]
   return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));
 }
 
-LossSum VqaModelImpl::loss(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,
-                           const at::Tensor& pixels) {
-  int64_t T = input_ids.size(1);
+LossBatch VqaModelImpl::loss_batch(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,
+                                   const at::Tensor& pixels, const c10::Device& device) const {
+  TORCH_INTERNAL_ASSERT(input_ids.is_cpu() && labels.is_cpu() && attention_mask.is_cpu(), "loss_batch takes host tensors");
+  check_placeholders(input_ids);
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
   at::Tensor next = labels.narrow(1, 1, T - 1);  // [B, T-1]: the token each position predicts
   at::Tensor valid = next != -100;
-  at::Tensor rows = torch::arange(input_ids.size(0), input_ids.options()).unsqueeze(1).expand_as(next);
-  at::Tensor cols = torch::arange(T - 1, input_ids.options()).unsqueeze(0).expand_as(next);
-  at::Tensor at = (rows * T + cols).masked_select(valid);  // flat positions in [B * T]
+  at::Tensor rows = torch::arange(B, torch::kInt64).unsqueeze(1).expand_as(next);
+  at::Tensor cols = torch::arange(T - 1, torch::kInt64).unsqueeze(0).expand_as(next);
+  at::Tensor mask = attention_mask.to(torch::kBool);
+  // Right-padded: no row has a real token after a padding one (each row's mask never rises).
+  const bool right_padded = T < 2 || (mask.narrow(1, 0, T - 1) >= mask.narrow(1, 1, T - 1)).all().item<bool>();
+  const bool pin = device.is_cuda();
+  auto to_device = [&](const at::Tensor& t) { return (pin ? t.contiguous().pin_memory() : t).to(device, /*non_blocking=*/pin); };
+  LossBatch b;
+  b.input_ids = to_device(input_ids);
+  if (!right_padded) b.attention_mask = to_device(mask);
+  b.pixels = to_device(pixels);
+  b.label_positions = to_device((rows * T + cols).masked_select(valid));
+  b.targets = to_device(next.masked_select(valid));
+  b.tokens = b.targets.numel();
+  return b;
+}
+
+LossSum VqaModelImpl::loss(const LossBatch& batch) {
   LlamaInput in;
-  in.inputs_embeds = embed(input_ids, pixels);
-  if (!attention_mask.all().item<bool>()) in.attention_mask = attention_mask;
-  in.logits_at = at;
+  in.inputs_embeds = embed(batch.input_ids, batch.pixels);
+  in.attention_mask = batch.attention_mask;
+  in.logits_at = batch.label_positions;
   at::Tensor logits = llm->forward(in).to(torch::kFloat);  // [N, vocab]
-  at::Tensor targets = next.masked_select(valid);
   LossSum out;
-  out.sum = torch::nn::functional::cross_entropy(logits, targets,
+  out.sum = torch::nn::functional::cross_entropy(logits, batch.targets,
                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-  out.tokens = targets.numel();
+  out.tokens = batch.tokens;
   return out;
 }
 

@@ -31,9 +31,26 @@ std::vector<fs::path> checkpoints(const std::string& run_dir) {
 }
 
 // Rank 0's key predates data parallelism; the other ranks' are suffixed.
-std::string rng_key(size_t rank) { return rank == 0 ? "__rng__.cpu" : "__rng__.cpu.rank" + std::to_string(rank); }
+std::string rng_key(const std::string& kind, size_t rank) {
+  return "__rng__." + kind + (rank == 0 ? "" : ".rank" + std::to_string(rank));
+}
 
 }  // namespace
+
+std::vector<std::pair<std::string, at::Generator>> rank_generators(const c10::Device& device) {
+  std::vector<std::pair<std::string, at::Generator>> out{{"cpu", at::detail::getDefaultCPUGenerator()}};
+  if (device.is_cuda()) out.emplace_back("cuda", at::globalContext().defaultGenerator(device));
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> gather_rng_states(ProcessGroup& pg, const c10::Device& device) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (auto& [kind, generator] : rank_generators(device)) {
+    std::vector<at::Tensor> all = pg.all_gather(generator.get_state());
+    for (size_t r = 0; r < all.size(); ++r) out.emplace_back(rng_key(kind, r), all[r]);
+  }
+  return out;
+}
 
 std::string save_checkpoint(const std::string& run_dir, const Checkpointable& what, const TrainState& state,
                             int64_t keep_last) {
@@ -44,7 +61,7 @@ std::string save_checkpoint(const std::string& run_dir, const Checkpointable& wh
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
-  for (size_t r = 0; r < state.rng.size(); ++r) tensors.emplace_back(rng_key(r), state.rng[r]);
+  tensors.insert(tensors.end(), state.rng.begin(), state.rng.end());
   write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
   torch::serialize::OutputArchive archive;
   what.optimizer->save(archive);
@@ -64,7 +81,7 @@ std::string resolve_checkpoint(const std::string& resume, const std::string& run
   return all.empty() ? "" : all.back().string();
 }
 
-TrainState load_checkpoint(const std::string& path, const Checkpointable& what, int rank) {
+TrainState load_checkpoint(const std::string& path, const Checkpointable& what, int rank, const c10::Device& device) {
   fs::path dir(path);
   MEDVQA_CHECK(fs::is_directory(dir) && fs::exists(dir / "state.json"), path,
                ": not a checkpoint folder (expected state.json, trainable.safetensors, optimizer.pt)");
@@ -82,13 +99,15 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what, 
     for (const auto& [name, t] : what.weights) t.copy_(store.load(name));
   }
   TrainState state;
-  if (store.find(rng_key(static_cast<size_t>(rank)))) {
-    state.rng.push_back(store.load(rng_key(static_cast<size_t>(rank))).clone());
-    at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
-    cpu_generator.set_state(state.rng.back());
+  for (auto& [kind, generator] : rank_generators(device)) {
+    const std::string key = rng_key(kind, static_cast<size_t>(rank));
+    if (!store.find(key)) continue;
+    generator.set_state(store.load(key).clone());
+    state.rng_restored.push_back(kind);
   }
+  // AdamW's states come back on this rank's device, not on the device of the rank that saved them.
   torch::serialize::InputArchive archive;
-  archive.load_from((dir / "optimizer.pt").string());
+  archive.load_from((dir / "optimizer.pt").string(), device);
   what.optimizer->load(archive);
   json j = json::parse(std::ifstream(dir / "state.json"));
   MEDVQA_CHECK(j.contains("sample"), (dir / "state.json").string(),

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -19,11 +20,12 @@
 #include "medvqa/data/dataset.h"
 #include "medvqa/data/loader.h"
 #include "medvqa/dist/grad_buckets.h"
-#include "medvqa/dist/process_group.h"
+#include "medvqa/dist/rank.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/models/registry.h"
 #include "medvqa/text/tokenizer.h"
 #include "medvqa/train/checkpoint.h"
+#include "medvqa/train/grad_norm.h"
 #include "medvqa/train/schedule.h"
 #include "medvqa/vision/figure.h"
 
@@ -71,19 +73,19 @@ double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& d
   bool was_training = model->is_training();
   model->eval();
   loader.set_position({0, 0});
-  double sum = 0;
+  at::Tensor sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device));
   int64_t tokens = 0;
   for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
     Batch b = loader.next();
     if (b.indices.empty()) continue;
     AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
-    LossSum l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
-    sum += l.sum.item<double>();
+    LossSum l = model->loss(model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, device));
+    sum = sum + l.sum.to(torch::kDouble);
     tokens += l.tokens;
   }
   model->train(was_training);
   model->vision->eval();
-  return sum / static_cast<double>(std::max<int64_t>(1, tokens));
+  return sum.item<double>() / static_cast<double>(std::max<int64_t>(1, tokens));
 }
 
 // metrics.jsonl lines up to `step` (a resumed run drops what the interrupted one wrote after its
@@ -110,14 +112,12 @@ void seed_rank(int64_t seed, int rank, int64_t step) {
 
 TrainSummary train(const Config& user_config) {
   // The process group comes first: it decides the device of this rank and who logs.
-  const DistEnv env = read_dist_env();
   Config config = user_config;
-  config.model.device = rank_device(config.model.device, env);
   const TrainConfig& tc = config.train;
-  ProcessGroup pg(env, parse_device(config.model.device), std::chrono::seconds(tc.dist_timeout_s));
-  set_log_rank(pg.rank());
+  RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(tc.dist_timeout_s));
+  config.model.device = rank.plan.device;
+  ProcessGroup& pg = *rank.pg;
   const bool rank0 = pg.rank() == 0;
-  set_threads(static_cast<int>(config.model.threads));
   torch::manual_seed(static_cast<uint64_t>(tc.seed));
   if (rank0) {
     fs::create_directories(tc.out_dir);
@@ -125,7 +125,10 @@ TrainSummary train(const Config& user_config) {
   }
 
   auto tokenizer = load_model_tokenizer(config.model);
-  BuiltModel built = build_model(config.model, tc.stage);
+  // Mixed precision: the trainable weights (so AdamW's states) are fp32 masters, built and loaded
+  // in fp32; the frozen towers keep model.dtype and forward + loss run under bf16 autocast.
+  const bool autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && parse_device(config.model.device).is_cuda());
+  BuiltModel built = build_model(config.model, tc.stage, autocast ? std::optional(c10::kFloat) : std::nullopt);
   VqaModel model = built.model;
   const PromptOptions prompt = prompt_options(config, model->image_tokens());
   Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size, &pg);
@@ -133,11 +136,6 @@ TrainSummary train(const Config& user_config) {
   if (rank0 && config.data.format == "omnimedvqa" && config.data.split[1] > 0)
     val_data = make_loader(config, *tokenizer, prompt, "val", false, tc.batch_size, nullptr);
   DataLoader& loader = *train_data.loader;
-  // Mixed precision: the trainable weights (so AdamW's states) become fp32 masters; the frozen
-  // towers keep model.dtype and forward + loss run under bf16 autocast.
-  const bool autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && built.device.is_cuda());
-  if (autocast)
-    for (auto& [name, p] : trainable_parameters(model)) p.set_data(p.data().to(torch::kFloat));
   // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
   std::vector<at::Tensor> projector_params, other_params;
   auto trainable = trainable_parameters(model);
@@ -161,8 +159,14 @@ TrainSummary train(const Config& user_config) {
   TrainState state;
   std::string resume = tc.resume.empty() ? "" : resolve_checkpoint(tc.resume, tc.out_dir);
   if (!resume.empty()) {
-    state = load_checkpoint(resume, ckpt, pg.rank());
-    if (state.rng.empty()) seed_rank(tc.seed, pg.rank(), state.step);  // the writer had fewer ranks
+    state = load_checkpoint(resume, ckpt, pg.rank(), built.device);
+    auto restored = [&](const char* kind) {
+      return std::find(state.rng_restored.begin(), state.rng_restored.end(), kind) != state.rng_restored.end();
+    };
+    if (!restored("cpu")) seed_rank(tc.seed, pg.rank(), state.step);  // the writer had fewer ranks
+    if (built.device.is_cuda() && !restored("cuda"))
+      log_warn("train: ", resume, " holds no CUDA generator state for rank ", pg.rank(),
+               " (written on another device or world size): dropout masks on the GPU do not continue the saved stream");
     loader.set_position(state.data);
     log_info("train: resumed from ", resume, " at step ", state.step, " (epoch ", state.data.epoch, ", sample ",
              state.data.sample, ")");
@@ -194,6 +198,14 @@ TrainSummary train(const Config& user_config) {
   TrainSummary summary;
   summary.run_dir = tc.out_dir;
   const c10::Device device = built.device;
+  // Inside a step nothing waits for the device: each step's loss sum stays there until a step
+  // that reads (logging, validation, checkpoint, the end) reads the window at once; the gradient
+  // norm, identical on every rank after the all-reduce, marks the first non-finite step there too.
+  std::vector<at::Tensor> window_losses;  // per step since the last read: summed loss of this rank [1]
+  std::vector<double> window_tokens;      // per step: the global label-token count
+  double window_samples = 0, window_seq_tokens = 0;
+  at::Tensor grad_norm_t, first_bad = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  double loss = std::nan(""), grad_norm = std::nan("");
   while (state.step < total) {
     for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
       optimizer.param_groups()[g].options().set_lr(peak_lr[g] * lr_factor(state.step, total, tc.warmup_ratio));
@@ -201,45 +213,69 @@ TrainSummary train(const Config& user_config) {
     double local_tokens = 0;
     for (int64_t k = 0; k < tc.grad_accum; ++k) local_tokens += static_cast<double>(loader.label_tokens_ahead(k));
     const double step_tokens = std::max(1.0, pg.sum_values({local_tokens})[0]);
-    double loss_sum = 0, samples = 0, tokens = 0;
+    at::Tensor step_loss = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device));
     for (int64_t k = 0; k < tc.grad_accum; ++k) {
       Batch b = loader.next();
       if (b.indices.empty()) continue;  // this rank's slice of the epoch's last, partial global batch
       LossSum l;
       {
+        LossBatch lb = model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, device);
         AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
-        l = model->loss(b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device), b.pixels.to(device));
+        l = model->loss(lb);
       }
       // Only the step's last backward communicates: each gradient bucket starts its all-reduce in
       // it as soon as its gradients are final.
       if (k + 1 == tc.grad_accum) grad_sync.arm();
       (l.sum / step_tokens).backward();
-      loss_sum += l.sum.item<double>();
-      samples += static_cast<double>(b.input_ids.size(0));
-      tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());
+      step_loss += l.sum.detach();
+      window_samples += static_cast<double>(b.input_ids.size(0));
+      window_seq_tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());  // a host tensor
     }
     grad_sync.finish();
-    // One collective for the step's totals and for a stop signal any rank received, so that all
-    // ranks checkpoint and stop at the same step.
-    auto totals = pg.sum_values({loss_sum, samples, tokens, g_stop_signal.load() ? 1.0 : 0.0});
-    samples_seen += static_cast<int64_t>(totals[1]);
-    tokens_seen += static_cast<int64_t>(totals[2]);
-    int sig = totals[3] > 0 ? (g_stop_signal.load() ? g_stop_signal.load() : SIGTERM) : 0;
-    double loss = totals[0] / step_tokens;
-    MEDVQA_CHECK(std::isfinite(loss), "train: loss is ", loss, " at step ", state.step + 1,
-                 "; stopping. The last good checkpoint is ", resolve_checkpoint("auto", tc.out_dir),
-                 " (lower train.lr or check the data)");
-    double grad_norm = tc.grad_clip > 0 ? torch::nn::utils::clip_grad_norm_(params, tc.grad_clip)
-                                        : torch::nn::utils::clip_grad_norm_(params, std::numeric_limits<double>::infinity());
+    grad_norm_t = clip_grad_norm(params, tc.grad_clip);
+    first_bad = torch::where(first_bad.eq(0).logical_and(grad_norm_t.isfinite().logical_not()), state.step + 1, first_bad);
     optimizer.step();
     optimizer.zero_grad();
     state.step += 1;
     state.data = loader.position();
-    summary.last_loss = loss;
-    train_curve.emplace_back(state.step, loss);
+    window_losses.push_back(step_loss);
+    window_tokens.push_back(step_tokens);
+    // A stop signal any rank received, through the host group, so that all ranks stop at this step.
+    const bool any_signal = pg.sum_values({g_stop_signal.load() ? 1.0 : 0.0})[0] > 0;
+    int sig = any_signal ? (g_stop_signal.load() ? g_stop_signal.load() : SIGTERM) : 0;
+
+    const bool last = state.step == total;
+    const bool log_step = state.step % tc.log_every == 0;
+    const bool val_step = (tc.val_every > 0 && state.step % tc.val_every == 0) || last;
+    const bool save_step = (tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig;
+    if (log_step || val_step || save_step) {
+      // The window's losses summed over ranks in one collective of the device's backend, then read.
+      std::vector<at::Tensor> sums{torch::cat(window_losses)};
+      pg.all_reduce_sum(sums);
+      at::Tensor host = sums[0].to(torch::kDouble).cpu();
+      const int64_t bad = first_bad.item<int64_t>();
+      for (size_t i = 0; i < window_losses.size(); ++i) {
+        const double step_loss_value = host[static_cast<int64_t>(i)].item<double>() / window_tokens[i];
+        const int64_t step = state.step - static_cast<int64_t>(window_losses.size() - 1 - i);
+        MEDVQA_CHECK(std::isfinite(step_loss_value) && (bad == 0 || bad > step), "train: ",
+                     std::isfinite(step_loss_value) ? "gradient norm" : "loss", " is not finite at step ",
+                     std::isfinite(step_loss_value) ? bad : step, "; stopping. The last good checkpoint is ",
+                     resolve_checkpoint("auto", tc.out_dir), " (lower train.lr or check the data)");
+        train_curve.emplace_back(static_cast<double>(step), step_loss_value);
+        loss = step_loss_value;
+      }
+      grad_norm = grad_norm_t.item<double>();
+      auto totals = pg.sum_values({window_samples, window_seq_tokens});
+      samples_seen += static_cast<int64_t>(totals[0]);
+      tokens_seen += static_cast<int64_t>(totals[1]);
+      window_losses.clear();
+      window_tokens.clear();
+      window_samples = window_seq_tokens = 0;
+      summary.last_loss = loss;
+    }
 
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    if (rank0 && (state.step % tc.log_every == 0 || state.step == total)) {
+    if (rank0 && (log_step || last)) {
       json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
              {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
       if (pg.distributed()) m["exposed_comm_share"] = grad_sync.exposed_comm_seconds() / elapsed;
@@ -251,8 +287,7 @@ TrainSummary train(const Config& user_config) {
                     optimizer.param_groups().back().options().get_lr(), grad_norm, samples_seen / elapsed);
       progress->advance(1, note);
     }
-    bool last = state.step == total;
-    if ((tc.val_every > 0 && state.step % tc.val_every == 0) || last) {
+    if (val_step) {
       if (val_data.loader) {
         summary.val_loss = validation_loss(model, *val_data.loader, device, autocast);
         val_curve.emplace_back(state.step, summary.val_loss);
@@ -261,8 +296,8 @@ TrainSummary train(const Config& user_config) {
       }
       pg.barrier();
     }
-    if ((tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig) {
-      state.rng = pg.all_gather(at::detail::getDefaultCPUGenerator().get_state());
+    if (save_step) {
+      state.rng = gather_rng_states(pg, device);
       std::string path;
       if (rank0) {
         path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);

@@ -92,8 +92,8 @@ TEST(PrefixScore, BatchedImageLossesEqualTheModelLossOfEachSequence) {
       at::Tensor labels = torch::full_like(ids, -100);
       const auto begin = static_cast<int64_t>(s.option_begin);
       labels.narrow(1, begin, ids.size(1) - begin).copy_(ids.narrow(1, begin, ids.size(1) - begin));
-      LossSum want = model->loss(ids, torch::ones_like(ids, torch::kBool), labels,
-                                 pixels.narrow(0, static_cast<int64_t>(s.image), 1));
+      LossSum want = model->loss(model->loss_batch(ids, torch::ones_like(ids, torch::kBool), labels,
+                                                   pixels.narrow(0, static_cast<int64_t>(s.image), 1), torch::kCPU));
       const double expected = want.sum.item<double>() / static_cast<double>(want.tokens);
       EXPECT_NEAR(got[i], expected, kFp32Tol) << "sequence " << i << ", batch " << batch << ": diff "
                                                << std::abs(got[i] - expected);

@@ -25,7 +25,7 @@ Llama lora_model(double dropout, const LlamaOptions& options = small_options()) 
   torch::manual_seed(3);
   Llama model(options);
   AdapterConfig adapter;
-  adapter.lora = {4, 8, dropout};
+  adapter.lora = {4, 8, dropout, std::nullopt};
   adapter.targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   add_lora(*model, adapter);
   torch::NoGradGuard no_grad;

@@ -33,7 +33,7 @@ TORCH_MODULE(Net);
 
 AdapterConfig config() {
   AdapterConfig c;
-  c.lora = {4, 8, 0};
+  c.lora = {4, 8, 0, std::nullopt};
   c.targets = {"q_proj", "v_proj"};
   return c;
 }
@@ -48,7 +48,7 @@ TEST(Lora, FreshAdapterLeavesTheOutputUnchanged) {
   torch::nn::init::normal_(layer->weight);
   at::Tensor x = torch::randn({3, 8});
   at::Tensor before = layer(x);
-  layer->add_adapter({4, 8, 0});
+  layer->add_adapter({4, 8, 0, std::nullopt});
   EXPECT_TRUE(torch::equal(layer(x), before));
   EXPECT_EQ(layer->lora_A->weight.sizes(), (std::vector<int64_t>{4, 8}));
   EXPECT_EQ(layer->lora_B->weight.sizes(), (std::vector<int64_t>{6, 4}));
@@ -58,7 +58,7 @@ TEST(Lora, MergedForwardEqualsUnmerged) {
   torch::manual_seed(0);
   LoraLinear layer(8, 6);
   torch::nn::init::normal_(layer->weight);
-  layer->add_adapter({4, 8, 0});
+  layer->add_adapter({4, 8, 0, std::nullopt});
   torch::NoGradGuard g;
   torch::nn::init::normal_(layer->lora_B->weight);
   at::Tensor base = layer->weight.clone(), x = torch::randn({3, 8});

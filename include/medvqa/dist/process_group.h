@@ -1,5 +1,6 @@
 // The c10d process group of a data-parallel job: a TCPStore rendezvous at MASTER_ADDR:MASTER_PORT,
-// then ProcessGroupNCCL on CUDA or ProcessGroupGloo on CPU, with a collective timeout. Without a
+// then ProcessGroupNCCL for CUDA tensors and ProcessGroupGloo for host values (and for every
+// tensor on the CPU), with a collective timeout. Without a
 // launcher there is no group and every collective is the identity. A failed collective becomes an
 // error naming the ranks that no longer answer. Gradient buckets live in grad_buckets.h.
 #pragma once
@@ -16,12 +17,9 @@
 
 namespace medvqa {
 
-// The device text of this rank: in a job of several ranks a CUDA device becomes cuda:LOCAL_RANK
-// (one GPU per rank); otherwise `device` unchanged.
-std::string rank_device(const std::string& device, const DistEnv& env);
-
 class ProcessGroup {
  public:
+  // `device`: the rank's own (cuda:N for NCCL, with its index), from plan_rank (rank.h).
   ProcessGroup(const DistEnv& env, const c10::Device& device, std::chrono::seconds timeout);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
@@ -32,7 +30,7 @@ class ProcessGroup {
   // A launcher started this process (even with world size 1, as torch does): collectives go
   // through the group.
   bool distributed() const { return !env_.source.empty(); }
-  const char* backend_name() const;
+  const char* backend_name() const;  // of device tensors: "nccl", "gloo" or "none"
 
   void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
   // Sums each tensor across ranks in place: all collectives are started, then all are awaited, so
@@ -43,9 +41,11 @@ class ProcessGroup {
   // pair up across ranks by the order they are started in, which must be the same on every rank.
   void start_all_reduce_sum(const at::Tensor& tensor);
   void wait_started();
-  // Host values summed across ranks (counts, loss sums, flags) in one collective.
+  // Host collectives, through Gloo whatever the device (they never wait for a GPU's queue):
+  // values summed across ranks (counts, flags) in one collective; a tensor's values from every rank
+  // ([rank 0's, rank 1's, ...], on the CPU); a barrier.
   std::vector<double> sum_values(std::vector<double> values);
-  std::vector<at::Tensor> all_gather(const at::Tensor& tensor);  // [rank 0's, rank 1's, ...], on the CPU
+  std::vector<at::Tensor> all_gather(const at::Tensor& tensor);
   void barrier();
 
  private:

@@ -148,7 +148,8 @@ class LlamaImpl : public torch::nn::Module {
 
   // PEFT's trainable_token_indices: rows `ids` of "embed_tokens" or "lm_head" become trainable
   // (trainable_tokens.h), the matrix stays frozen. Refused with tied embeddings.
-  void add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids);
+  void add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids,
+                            std::optional<c10::ScalarType> dtype = std::nullopt);
 
   // Recompute each decoder layer in backward instead of keeping its activations (training
   // without a KV cache only; activation_checkpoint.h).

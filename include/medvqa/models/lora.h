@@ -6,12 +6,16 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 namespace medvqa {
 
 struct LoraOptions {
   int64_t r = 0;
   double alpha = 16;
   double dropout = 0;
+  // The adapter weights' dtype; unset: the base weight's. Training under autocast keeps them fp32.
+  std::optional<c10::ScalarType> dtype;
 };
 
 class LoraLinearImpl : public torch::nn::Module {
@@ -21,7 +25,8 @@ class LoraLinearImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
   // Adds a fresh adapter: A kaiming-uniform (a = sqrt(5), as PEFT), B zero, so the layer's output
-  // is unchanged until B trains. Created in the weight's dtype and device.
+  // is unchanged until B trains. Initialised in fp32, then held in options.dtype (default: the
+  // weight's) on the weight's device.
   void add_adapter(const LoraOptions& options);
   bool has_adapter() const { return !lora_A.is_empty(); }
   const LoraOptions& lora_options() const { return options_; }

@@ -33,7 +33,9 @@ AdapterConfig read_peft_config(const std::string& dir);
 // Strict: every adapter (and trainable token rows) of the model is in the file with its shape, every
 // tensor of the file is used.
 void load_peft_adapter(torch::nn::Module& model, const std::string& dir);
-// read_peft_config + the adapters and trainable token rows it names + load_peft_adapter.
-AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir);
+// read_peft_config + the adapters and trainable token rows it names + load_peft_adapter. The
+// adapter weights are held in `dtype` (default: the base weights'), so an fp32 file loads bit for
+// bit into a bf16 model that trains it.
+AdapterConfig attach_peft_adapter(LlamaImpl& llm, const std::string& dir, std::optional<c10::ScalarType> dtype = std::nullopt);
 
 }  // namespace medvqa

@@ -3,6 +3,7 @@
 // stage 2 or from a PEFT directory), and which parameters train. Used by train, eval and ask.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,10 @@ struct BuiltModel {
 };
 
 // stage: "align" (projector trains), "lora" (LoRA + projector train) or "" (inference: nothing trains).
-BuiltModel build_model(const ModelConfig& config, const std::string& stage);
+// The weights that train are built and loaded in `trainable_dtype` (default: model.dtype), so the
+// fp32 masters of mixed-precision training hold a stage-1 projector or an adapter bit for bit.
+BuiltModel build_model(const ModelConfig& config, const std::string& stage,
+                       std::optional<c10::ScalarType> trainable_dtype = std::nullopt);
 // The tokenizer of the model: model.tokenizer, or the one in the LLM's directory.
 std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config);
 // The trainable parameters by name, in a stable order.

@@ -6,14 +6,17 @@
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <vector>
 
 namespace medvqa {
 
 class TrainableTokensImpl : public torch::nn::Module {
  public:
-  // base_weight [vocab, dim]; ids distinct, in [0, vocab).
-  TrainableTokensImpl(const at::Tensor& base_weight, std::vector<int64_t> ids);
+  // base_weight [vocab, dim]; ids distinct, in [0, vocab). The rows start as the base's, held in
+  // `dtype` (default: the base's).
+  TrainableTokensImpl(const at::Tensor& base_weight, std::vector<int64_t> ids,
+                      std::optional<c10::ScalarType> dtype = std::nullopt);
 
   // embedded [B, T, dim] = base rows of ids [B, T] -> the same with the trainable rows' values.
   at::Tensor embed(const at::Tensor& ids, const at::Tensor& embedded);

@@ -29,8 +29,20 @@ class ProjectorImpl : public torch::nn::Module {
 TORCH_MODULE(Projector);
 
 struct LossSum {
-  at::Tensor sum;      // fp32 scalar: cross-entropy summed over label tokens
+  at::Tensor sum;      // fp32 scalar on the model's device: cross-entropy summed over label tokens
   int64_t tokens = 0;  // how many label tokens
+};
+
+// A batch's loss inputs on the model's device, with all that needs the host worked out on the host
+// before the copy, so that the forward never waits for the device: the label positions, their
+// targets and count, the placeholder check, and whether the batch is right-padded.
+struct LossBatch {
+  at::Tensor input_ids;        // [B, T]
+  at::Tensor attention_mask;   // [B, T]; undefined when no row has padding before a real token
+  at::Tensor pixels;           // [B, 3, H, W]
+  at::Tensor label_positions;  // [N] flat positions in [B * T] whose next token is a label
+  at::Tensor targets;          // [N] those labels
+  int64_t tokens = 0;          // N
 };
 
 class VqaModelImpl : public torch::nn::Module {
@@ -46,12 +58,19 @@ class VqaModelImpl : public torch::nn::Module {
   // The same with the features already computed ([B, N, hidden], e.g. one image's features
   // repeated for several prompts about it).
   at::Tensor embed_features(const at::Tensor& input_ids, const at::Tensor& features);
-  // Shifted next-token cross-entropy summed over the label tokens (labels -100 elsewhere); the LM
-  // head runs only at positions whose next token is a label.
-  LossSum loss(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,
-               const at::Tensor& pixels);
+  // Host tensors of a batch (labels -100 where there is no loss) -> a LossBatch on `device`
+  // (pinned memory and non-blocking copies on CUDA). A right-padded batch needs no mask: causal
+  // attention alone is exact at every position that feeds the loss (padding comes after them), and
+  // SDPA may then take its flash kernels, which a boolean mask rules out.
+  LossBatch loss_batch(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& labels,
+                       const at::Tensor& pixels, const c10::Device& device) const;
+  // Shifted next-token cross-entropy summed over the label tokens; the LM head runs only at the
+  // label positions. No host synchronisation.
+  LossSum loss(const LossBatch& batch);
 
   const VqaModelOptions& options() const { return options_; }
+  // Fails unless every row of ids holds image_tokens() placeholders (a host read of ids).
+  void check_placeholders(const at::Tensor& input_ids) const;
 
   Vit vision{nullptr};
   Projector projector{nullptr};
