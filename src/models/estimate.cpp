@@ -100,7 +100,7 @@ ParameterCounts count_parameters(const ModelConfig& m, const std::string& stage,
 }
 
 double MemoryEstimate::total(bool with_checkpointing) const {
-  return weights + gradients + optimizer + allreduce + head + overhead +
+  return weights + gradients + optimizer + allreduce + nccl + autocast_copies + backward + head + overhead +
          (with_checkpointing ? activations_checkpointed : activations);
 }
 
@@ -126,15 +126,25 @@ MemoryEstimate estimate_memory(const Config& config, const EstimateOptions& opti
   e.gradients = trainable * tw;
   e.optimizer = 2 * trainable * tw;  // AdamW exp_avg and exp_avg_sq, in the parameter's dtype
   e.allreduce = options.gpus > 1 ? trainable * tw : 0;  // flattened gradient buckets
+  e.nccl = options.gpus > 1 ? kNcclBufferBytes : 0;
+  // Autocast casts each fp32 trainable weight once per forward and linear keeps the copy for backward.
+  e.autocast_copies = autocast && e.trainable_dtype != e.compute_dtype ? trainable * a : 0;
   e.tokens = t.batch_size * config.data.max_seq_len;
   const auto tokens = static_cast<double>(e.tokens);
-  // Decoder layers: everything kept (off) or only each layer's input plus one layer being
-  // recomputed (on). Around them: the embeddings and the final norm.
+  // Decoder layers: everything kept (off), or (on) each recomputed layer (0, k, 2k, ...) keeps only
+  // its input, the others everything, plus the one layer being recomputed. Around them: the
+  // embeddings and the final norm.
   const bool lora_on = t.stage == "lora" && m.lora.r > 0;
   const double layer = layer_activation_bytes(llm, m.lora, lora_on, a);
   const double outside = tokens * (2.0 * a * llm.hidden_size + 4.0 * llm.hidden_size);
-  e.activations = outside + tokens * layer * llm.num_hidden_layers;
-  e.activations_checkpointed = outside + tokens * (static_cast<double>(a) * llm.hidden_size * llm.num_hidden_layers + layer);
+  const int64_t L = llm.num_hidden_layers, recomputed = (L + m.checkpoint_every - 1) / m.checkpoint_every;
+  e.activations = outside + tokens * layer * static_cast<double>(L);
+  e.activations_checkpointed = outside + tokens * (static_cast<double>(a) * llm.hidden_size * static_cast<double>(recomputed) +
+                                                   layer * static_cast<double>(L - recomputed) + layer);
+  // Backward through one layer holds the gradients of its output and input, of the MLP's gate and
+  // up projections and of q, k, v at once.
+  const int64_t q = llm.num_attention_heads * llm.head_dim, kv = llm.num_key_value_heads * llm.head_dim;
+  e.backward = tokens * a * static_cast<double>(2 * llm.hidden_size + 2 * llm.intermediate_size + q + 2 * kv);
   // LM head at the label positions: logits in the compute dtype, their fp32 copy, and the fp32
   // softmax gradient in backward.
   e.head = static_cast<double>(t.batch_size * options.label_tokens) * llm.vocab_size * (a + 4 + 4);
@@ -146,7 +156,8 @@ MemoryEstimate estimate_memory(const Config& config, const EstimateOptions& opti
 nlohmann::json estimate_json(const MemoryEstimate& e, const Config& config) {
   auto memory = [&](bool ckpt) {
     return nlohmann::json{{"weights", e.weights},       {"gradients", e.gradients}, {"optimizer", e.optimizer},
-                          {"allreduce", e.allreduce},   {"activations", ckpt ? e.activations_checkpointed : e.activations},
+                          {"allreduce", e.allreduce},   {"nccl_buffers", e.nccl}, {"autocast_copies", e.autocast_copies},
+                          {"backward_layer", e.backward}, {"activations", ckpt ? e.activations_checkpointed : e.activations},
                           {"lm_head", e.head},          {"overhead", e.overhead},   {"total", e.total(ckpt)},
                           {"fits", e.total(ckpt) <= e.options.gpu_memory_gib * kGiB}};
   };
@@ -161,6 +172,7 @@ nlohmann::json estimate_json(const MemoryEstimate& e, const Config& config) {
           {"label_tokens_per_sample", e.options.label_tokens},
           {"global_batch", config.train.batch_size * config.train.grad_accum * e.options.gpus},
           {"gradient_checkpointing", e.checkpointing},
+          {"checkpoint_every", config.model.checkpoint_every},
           {"bytes_per_gpu", {{"checkpointing_off", memory(false)}, {"checkpointing_on", memory(true)}}}};
 }
 
@@ -189,7 +201,11 @@ std::string estimate_table(const MemoryEstimate& e, const Config& config) {
   mem("gradients", e.gradients, e.gradients);
   mem("optimizer (AdamW, 2 states)", e.optimizer, e.optimizer);
   if (e.options.gpus > 1) mem("all-reduce buckets", e.allreduce, e.allreduce);
+  if (e.options.gpus > 1) mem("NCCL buffers (assumed)", e.nccl, e.nccl);
+  if (e.autocast_copies > 0)
+    mem(("trainable " + e.compute_dtype + " copies (autocast)").c_str(), e.autocast_copies, e.autocast_copies);
   mem(("activations (" + e.compute_dtype + ")").c_str(), e.activations, e.activations_checkpointed);
+  mem("backward of one layer", e.backward, e.backward);
   mem("LM head at label tokens", e.head, e.head);
   mem("runtime overhead (assumed)", e.overhead, e.overhead);
   mem("total", e.total(false), e.total(true));
@@ -199,7 +215,9 @@ std::string estimate_table(const MemoryEstimate& e, const Config& config) {
      << e.options.label_tokens << " label tokens per sample; global batch "
      << config.train.batch_size * config.train.grad_accum * e.options.gpus << " (" << e.options.gpus << " GPU(s) x "
      << config.train.batch_size << " x accumulation " << config.train.grad_accum << ")\n"
-     << "with model.gradient_checkpointing=" << (e.checkpointing ? "true" : "false") << ": "
+     << "with model.gradient_checkpointing=" << (e.checkpointing ? "true" : "false")
+     << (e.checkpointing && config.model.checkpoint_every > 1 ? " (every " + std::to_string(config.model.checkpoint_every) + " layers)" : "")
+     << ": "
      << gib(e.total(e.checkpointing)) << " GiB per GPU -> " << (fits ? "fits" : "does NOT fit") << " " << e.options.gpus
      << " x " << line << " GiB\n";
   return os.str();

@@ -1,8 +1,10 @@
 #include "medvqa/models/llama.h"
 
 #include <cmath>
+#include <mutex>
 
 #include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
 #include "medvqa/models/activation_checkpoint.h"
 #include "medvqa/models/decoder_linear.h"
 
@@ -24,6 +26,20 @@ torch::nn::Embedding uninitialised_embedding(int64_t count, int64_t dim) {
   embedding->options = torch::nn::EmbeddingOptions(count, dim);
   embedding->weight.set_data(torch::empty({count, dim}));
   return embedding;
+}
+
+// Names SDPA's choice for the first training attention of the process: a boolean mask rules out the
+// flash kernels, so a right-padded batch should say "causal, no mask" and flash_attention on CUDA.
+void log_training_attention_kernel(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                   const std::optional<at::Tensor>& mask, bool is_causal, double scale, bool gqa) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    static const char* const kNames[] = {"math", "flash_attention", "efficient_attention", "cudnn_attention", "overrideable"};
+    const int64_t choice = at::_fused_sdp_choice(q, k, v, mask, 0.0, is_causal, scale, gqa);
+    log_info("llama: training attention on ", q.device().str(), " (", mask ? "boolean mask" : "causal, no mask", ", ",
+             q.size(1), " query / ", k.size(1), " KV heads, ", c10::toString(q.scalar_type()), "): SDPA kernel ",
+             choice >= 0 && choice < 5 ? kNames[choice] : "error");
+  });
 }
 
 at::Tensor rotate_half(const at::Tensor& x) {
@@ -117,6 +133,8 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
     auto out = at::scaled_dot_product_attention(grouped, k, v, optional_mask, 0.0, false, scale);
     return o_proj(out.reshape({B, 1, heads_ * head_dim_}));
   }
+  if (is_training() && at::GradMode::is_enabled())
+    log_training_attention_kernel(q, k, v, optional_mask, is_causal, scale, heads_ != kv_heads_);
   auto out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, is_causal, scale,
                                               heads_ != kv_heads_);  // [B, H, T, D]
   return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
@@ -190,7 +208,7 @@ at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
   for (size_t i = 0; i < model->layers->size(); ++i) {
     auto* layer = model->layers[i]->as<LlamaDecoderLayer>();
     const auto index = static_cast<int64_t>(i);
-    if (!recompute) {
+    if (!recompute || index % checkpoint_every != 0) {
       x = layer->forward(x, cos, sin, mask, cache, index);
       continue;
     }

@@ -75,6 +75,7 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage, std:
     for (auto& p : built.model->llm->named_parameters())
       if (p.key().find("trainable_tokens_delta") != std::string::npos) p.value().set_requires_grad(true);
   built.model->llm->gradient_checkpointing = config.gradient_checkpointing;
+  built.model->llm->checkpoint_every = config.checkpoint_every;
   built.model->vision->eval();
   return built;
 }

@@ -257,10 +257,13 @@ TrainSummary train(const Config& user_config) {
       for (size_t i = 0; i < window_losses.size(); ++i) {
         const double step_loss_value = host[static_cast<int64_t>(i)].item<double>() / window_tokens[i];
         const int64_t step = state.step - static_cast<int64_t>(window_losses.size() - 1 - i);
-        MEDVQA_CHECK(std::isfinite(step_loss_value) && (bad == 0 || bad > step), "train: ",
-                     std::isfinite(step_loss_value) ? "gradient norm" : "loss", " is not finite at step ",
-                     std::isfinite(step_loss_value) ? bad : step, "; stopping. The last good checkpoint is ",
-                     resolve_checkpoint("auto", tc.out_dir), " (lower train.lr or check the data)");
+        if (!std::isfinite(step_loss_value) || (bad > 0 && bad <= step)) {
+          const std::string good = resolve_checkpoint("auto", tc.out_dir);
+          MEDVQA_FAIL("train: ", std::isfinite(step_loss_value) ? "gradient norm" : "loss", " is not finite at step ",
+                      std::isfinite(step_loss_value) ? bad : step, "; stopping. ",
+                      good.empty() ? "No checkpoint was written yet" : "The last good checkpoint is " + good,
+                      " (lower train.lr or check the data and the weights)");
+        }
         train_curve.emplace_back(static_cast<double>(step), step_loss_value);
         loss = step_loss_value;
       }

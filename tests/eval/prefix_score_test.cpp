@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/tiny_llama.h"
+#include "common/tiny_vqa.h"
 #include "text/test_tokenizer.h"
 
 namespace medvqa {
@@ -42,26 +42,7 @@ TEST(PrefixScore, ChoiceIsTheLowestLossFirstOnTies) {
   EXPECT_EQ(prefix_choice({}), -1);
 }
 
-VqaModel tiny_model() {
-  torch::manual_seed(3);
-  VitOptions v;
-  v.image_size = 32;
-  v.patch_size = 16;  // 4 patches
-  v.width = 16;
-  v.depth = 2;
-  v.heads = 2;
-  v.mlp_dim = 32;
-  v.embed_dim = 8;
-  LlamaOptions l = test_util::tiny_llama(61, 32, 48, 2, 4, 2, 8);
-  VqaModelOptions o;
-  o.image_token_id = kImageToken;
-  o.feature_layer = -1;
-  VqaModel model(Vit(v), Llama(l), o);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) p.normal_(0, 0.3);
-  model->eval();
-  return model;
-}
+VqaModel tiny_model() { return test_util::tiny_vqa(kImageToken); }
 
 PrefixSequence sequence(std::vector<int64_t> text, size_t option_tokens, size_t image, int64_t image_tokens) {
   PrefixSequence s;

@@ -66,15 +66,21 @@ def test_special_rows_need_the_lora_stage(demo, run):
                       "stage lora")
 
 
-def test_gradient_checkpointing_trains_exactly_like_the_plain_run(demo, run):
-    run("train", "-c", lora_config(demo, "plain"))
-    run("train", "-c", lora_config(demo, "ckpt", gradient_checkpointing=True))
+@pytest.mark.parametrize("every", [1, 2])
+def test_gradient_checkpointing_trains_exactly_like_the_plain_run(demo, run, every):
+    """Every layer recomputed, or every second one (model.checkpoint_every=2)."""
+    if not (demo / "plain").exists():
+        run("train", "-c", lora_config(demo, "plain"))
+    out = f"ckpt{every}"
+    proc = run("train", "-c", lora_config(demo, out, gradient_checkpointing=True, checkpoint_every=every))
     assert [m["loss"] for m in metrics(demo / "plain") if "loss" in m] == pytest.approx(
-        [m["loss"] for m in metrics(demo / "ckpt") if "loss" in m], rel=CHECKPOINT_TOL)
+        [m["loss"] for m in metrics(demo / out) if "loss" in m], rel=CHECKPOINT_TOL)
     a = load_file(demo / "plain/final/adapter/adapter_model.safetensors")
-    b = load_file(demo / "ckpt/final/adapter/adapter_model.safetensors")
+    b = load_file(demo / out / "final/adapter/adapter_model.safetensors")
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     assert worst <= CHECKPOINT_TOL, f"max abs weight diff {worst:.3g}"
+    # The first training attention names SDPA's kernel: right-padded batches run causal, without a mask.
+    assert "llama: training attention on cpu (causal, no mask" in proc.stderr, proc.stderr
 
 
 def test_bf16_autocast_on_cpu_is_close_to_fp32_and_keeps_fp32_weights(demo, run):
@@ -86,6 +92,25 @@ def test_bf16_autocast_on_cpu_is_close_to_fp32_and_keeps_fp32_weights(demo, run)
     assert bf16[0] != fp32[0], "autocast changed nothing: was bf16 compute used?"
     for f in ("final/adapter/adapter_model.safetensors", "final/projector.safetensors"):
         assert {v.dtype for v in load_file(demo / "bf16" / f).values()} == {torch.float32}, f
+
+
+def test_bf16_base_keeps_fp32_trainables_bit_for_bit(demo, run):
+    """A bf16 model training under autocast holds its trainables as fp32 masters: a stage-1 fp32
+    projector and an fp32 adapter enter stage 2 unrounded (lr 0 leaves them as loaded). The old
+    code built them in bf16 and cast to fp32 afterwards, losing 16 bits of each."""
+    run("train", "-c", lora_config(demo, "fp32_src"), "train.autocast=none")
+    src = demo / "fp32_src/final"
+    cfg = lora_config(demo, "bf16_continue", projector_weights=str(src / "projector.safetensors"),
+                      adapter=str(src / "adapter"), dtype="bf16")
+    run("train", "-c", cfg, "train.autocast=bf16", "train.lr=0", "train.projector_lr=0", "train.max_steps=1")
+    for f in ("projector.safetensors", "adapter/adapter_model.safetensors"):
+        want, got = load_file(src / f), load_file(demo / "bf16_continue/final" / f)
+        assert sorted(want) == sorted(got), f
+        lossy = [k for k in want if not torch.equal(want[k], want[k].bfloat16().float())]
+        assert lossy, f"{f}: every value is a bf16 value, the test would not see a rounding"
+        for k in want:
+            assert got[k].dtype == torch.float32 and torch.equal(got[k], want[k]), \
+                f"{f} {k}: max abs diff {(got[k] - want[k]).abs().max().item():.3g}"
 
 
 def test_estimate_counts_parameters_as_the_python_libraries(demo, run):
@@ -122,6 +147,11 @@ def test_estimate_counts_parameters_as_the_python_libraries(demo, run):
     assert est["parameters"]["llm"] == sum(p.numel() for p in llama8b.parameters()) == 8030261248
     memory = est["bytes_per_gpu"]
     assert memory["checkpointing_on"]["activations"] < memory["checkpointing_off"]["activations"]
+    assert memory["checkpointing_on"]["nccl_buffers"] > 0 and memory["checkpointing_on"]["autocast_copies"] > 0
+    every2 = json.loads(run("config", "-c", cfg, f"model.vision={shapes / 'biomedclip'}", f"model.llm={shapes / 'llama3_8b'}",
+                            "model.checkpoint_every=2", "--estimate", "--json", "--gpus", "2").stdout)["bytes_per_gpu"]
+    assert (memory["checkpointing_on"]["activations"] < every2["checkpointing_on"]["activations"]
+            < memory["checkpointing_off"]["activations"])
 
 
 def test_estimate_errors_are_clean(demo, run, tmp_path):

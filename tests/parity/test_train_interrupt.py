@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from vqa_reference import make_demo, write_config
 
@@ -95,6 +95,23 @@ def test_sigterm_writes_a_checkpoint_exits_143_and_resumes_exactly(demo, run, me
     assert "signal 15" in stderr and "resume with train.resume=auto" in stderr
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step_000000005", "step_000000006"]
     assert_same_weights(resume(run, cfg, run_dir), straight)
+
+
+def test_a_non_finite_loss_stops_the_run_before_a_checkpoint_naming_the_last_good_one(demo, run, tmp_path):
+    """A run resumed from a checkpoint whose projector holds a NaN: it stops at the first step that
+    reads the loss (step 3: it checkpoints every step), names that step and writes no checkpoint of it."""
+    cfg = config(demo, "nan")
+    run("train", "-c", cfg, "train.max_steps=2")
+    saved = demo / "nan/checkpoints/step_000000002/trainable.safetensors"
+    weights = load_file(saved)
+    name = next(k for k in weights if k.startswith("projector.") and k.endswith("weight"))
+    weights[name].view(-1)[0] = float("nan")
+    save_file(weights, saved, metadata={"format": "pt"})
+    proc = run("train", "-c", cfg, "train.max_steps=4", "train.resume=auto", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert ("error: train: loss is not finite at step 3; stopping. The last good checkpoint is "
+            f"{demo / 'nan/checkpoints/step_000000002'}") in proc.stderr, proc.stderr
+    assert not (demo / "nan/checkpoints/step_000000003").exists()
 
 
 def test_overfits_a_handful_of_items(demo, run, tmp_path):

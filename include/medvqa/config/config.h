@@ -40,6 +40,7 @@ struct ModelConfig {
   int64_t pad_token_id = 128004;    // <|reserved_special_token_2|> (3.1: <|finetune_right_pad_id|>)
   bool train_special_rows = false;
   bool gradient_checkpointing = false;
+  int64_t checkpoint_every = 1;
   std::string dtype = "auto";
   std::string device = "auto";
   int64_t threads = 0;
@@ -60,9 +61,10 @@ struct ModelConfig {
     v.field("pad_token_id", pad_token_id, config::range(0, 1 << 30, "token id used for right padding"));
     v.field("train_special_rows", train_special_rows, config::doc("train the embedding and output rows of the chat-template special tokens (needed for base, non-Instruct LLaMA-3)"));
     v.field("gradient_checkpointing", gradient_checkpointing, config::doc("recompute each decoder layer in backward to save activation memory"));
+    v.field("checkpoint_every", checkpoint_every, config::range(1, 1024, "with gradient_checkpointing: recompute every k-th decoder layer (0, k, 2k, ...), keep the others' activations"));
     v.field("dtype", dtype, config::one_of({"auto", "fp32", "bf16", "fp16"}, "weight/compute dtype; auto = bf16 on CUDA, fp32 on CPU"));
     v.field("device", device, config::doc("auto, cpu, cuda or cuda:N"));
-    v.field("threads", threads, config::range(0, 1024, "intra-op CPU threads; 0 = number of cores"));
+    v.field("threads", threads, config::range(0, 1024, "intra-op CPU threads; 0 = the cores of the node shared among its ranks (LOCAL_WORLD_SIZE)"));
     v.section("lora", lora);
   }
 };

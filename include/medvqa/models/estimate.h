@@ -23,6 +23,11 @@ struct EstimateOptions {
   double overhead_gib = 1.5;        // CUDA context, cuBLAS/SDPA workspaces, allocator slack
 };
 
+// NCCL's own device buffers with more than one GPU, as assumed (not measured): NCCL_BUFFSIZE
+// (4 MiB by default) for each of the simple, LL and LL128 protocols, both directions, both ring
+// neighbours, over 16 channels.
+constexpr double kNcclBufferBytes = 4.0 * 1024 * 1024 * 3 * 2 * 2 * 16;
+
 struct ParameterCounts {
   int64_t vision = 0, projector = 0, llm = 0, lora = 0, token_rows = 0;
   int64_t total() const { return vision + projector + llm + lora + token_rows; }
@@ -40,7 +45,9 @@ struct MemoryEstimate {
   std::string weight_dtype, compute_dtype, trainable_dtype;
   int64_t tokens = 0;  // per micro-batch per GPU: batch_size x max_seq_len
   // Bytes per GPU.
-  double weights = 0, gradients = 0, optimizer = 0, allreduce = 0, head = 0, overhead = 0;
+  double weights = 0, gradients = 0, optimizer = 0, allreduce = 0, nccl = 0, head = 0, overhead = 0;
+  double autocast_copies = 0;  // compute-dtype copies of the fp32 trainable weights, kept for backward
+  double backward = 0;         // the gradient tensors of the one decoder layer backward is in
   double activations = 0, activations_checkpointed = 0;
   bool checkpointing = false;  // the config's choice
   double total(bool with_checkpointing) const;

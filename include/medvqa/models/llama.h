@@ -151,9 +151,10 @@ class LlamaImpl : public torch::nn::Module {
   void add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids,
                             std::optional<c10::ScalarType> dtype = std::nullopt);
 
-  // Recompute each decoder layer in backward instead of keeping its activations (training
-  // without a KV cache only; activation_checkpoint.h).
+  // Recompute decoder layers 0, k, 2k, ... (k = checkpoint_every) in backward instead of keeping
+  // their activations (training without a KV cache only; activation_checkpoint.h).
   bool gradient_checkpointing = false;
+  int64_t checkpoint_every = 1;
 
   LlamaModel model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings: logits use embed_tokens
