@@ -263,8 +263,9 @@ def test_world_size_one_under_torchrun_runs_through_a_group(demo, runs, medvqa_b
 def torchrun_command(medvqa_bin, cfg, out, nproc, *agent_args):
     """The README's `torchrun --no-python build/medvqa train ...`, with the venv's torchrun."""
     torchrun = Path(sys.executable).parent / "torchrun"
+    nodes = 2 if "--nnodes" in agent_args else 1
     return [str(torchrun), "--nproc-per-node", str(nproc), *agent_args, "--no-python", str(medvqa_bin), "train", "-c",
-            str(cfg), *THREADS, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // nproc // (2 if agent_args else 1)}"]
+            str(cfg), *THREADS, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // nproc // nodes}"]
 
 
 def finished(procs, timeout=600):
@@ -285,6 +286,22 @@ def test_torchrun_no_python_with_the_agent_store(demo, runs, medvqa_bin):  # noq
     assert "(torchrun agent store, attempt 0)" in err, err
     assert "dist: rank 0 of 2 (torchrun, local rank 0 of 2), gloo on cpu" in err, err
     assert "dist: trainable weights identical on all 2 ranks" in err, err
+    assert_close(demo / "dp_one", out)
+
+
+def test_a_torchrun_restart_joins_the_agent_store_under_fresh_keys(demo, runs, medvqa_bin, tmp_path):  # noqa: F811
+    """torchrun --max-restarts 1 where rank 1 of the first attempt fails at once: the second attempt
+    meets a store that still holds the first attempt's keys and runs under its own prefix, as torch's
+    workers do. (Without the prefix this run also passed here: the stale keys happened to be
+    overwritten before they were read.)"""
+    cfg, _ = runs["one"]
+    out = demo / "torchrun_restart"
+    wrapper = tmp_path / "medvqa_fails_once"
+    wrapper.write_text(f'#!/bin/sh\n[ "$TORCHELASTIC_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ] && exit 3\nexec {medvqa_bin} "$@"\n')
+    wrapper.chmod(0o755)
+    command = torchrun_command(wrapper, cfg, out, 2, "--max-restarts", "1", "--monitor-interval", "0.1")
+    (err,) = finished([subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)])
+    assert "(torchrun agent store, attempt 1)" in err, err
     assert_close(demo / "dp_one", out)
 
 
