@@ -53,7 +53,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // CLI11's own codes (105, 106, ...) would leave the documented contract: a user error exits 1.
+    std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", e.what());
+    return 1;
   } catch (const medvqa::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

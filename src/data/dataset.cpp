@@ -43,14 +43,21 @@ std::vector<Sample> build_samples(const Tokenizer& tokenizer, const std::vector<
   std::vector<Sample> samples;
   Problems bad;
   kept.clear();
+  size_t truncated = 0;
   for (const auto& item : items) {
     try {
       samples.push_back(build_sample(tokenizer, item, options, with_answer));
       kept.push_back(item);
+      if (samples.back().truncated && truncated++ == 0)
+        log_warn("data: ", item.source, ": question cut to fit data.max_seq_len=", options.max_seq_len,
+                 " (its options and answer are kept)");
     } catch (const Error& e) {
       bad.add(e.what());
     }
   }
+  if (truncated > 0)
+    log_warn("data: ", truncated, " of ", samples.size(), " items had their question cut to fit data.max_seq_len=",
+             options.max_seq_len);
   if (bad.empty()) return samples;
   double fraction = static_cast<double>(bad.items().size()) / static_cast<double>(items.size());
   if (config.bad_items != "skip" || fraction > config.max_skip_fraction)

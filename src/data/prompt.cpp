@@ -33,42 +33,60 @@ size_t user_content_start(const std::vector<int32_t>& ids, const Tokenizer& toke
 
 }  // namespace
 
-std::string question_text(const VqaItem& item, const std::string& question_form) {
-  if (question_form != "closed" || item.options.empty()) return item.question;
+std::string closed_form_suffix(const VqaItem& item, const std::string& question_form) {
+  if (question_form != "closed" || item.options.empty()) return "";
   std::string list = "[";
   for (size_t i = 0; i < item.options.size(); ++i) list += (i ? ", " : "") + py_repr(item.options[i]);
-  return item.question + " Here are " + std::to_string(item.options.size()) + " candidate answers: " + list +
+  return " Here are " + std::to_string(item.options.size()) + " candidate answers: " + list +
          "] Only return what you think is the correct answer from the candidate answers, do not return any other "
          "irrelevant text!";
 }
 
+std::string question_text(const VqaItem& item, const std::string& question_form) {
+  return item.question + closed_form_suffix(item, question_form);
+}
+
 Sample build_sample(const Tokenizer& tokenizer, const VqaItem& item, const PromptOptions& options, bool with_answer) {
-  std::vector<ChatMessage> messages{{"user", question_text(item, options.question_form)}};
+  // The chat around an empty user turn; its content goes in at `start`.
+  std::vector<ChatMessage> messages{{"user", ""}};
   if (with_answer) messages.push_back({"assistant", item.gt_answer});
   ChatOptions chat;
   chat.add_generation_prompt = !with_answer;
   chat.content_specials = Specials::kPlain;  // dataset text never injects control tokens
   ChatTokens t = apply_llama3_chat(tokenizer, messages, chat);
+  const size_t start = user_content_start(t.ids, tokenizer);
 
-  size_t start = user_content_start(t.ids, tokenizer);
-  auto eot = tokenizer.eot_id();
-  size_t question_end = static_cast<size_t>(std::find(t.ids.begin() + start, t.ids.end(), *eot) - t.ids.begin());
-  std::vector<int32_t> newline = tokenizer.encode("\n", Specials::kPlain);
-  size_t fixed = t.ids.size() - (question_end - start) + options.image_tokens + newline.size();
-  MEDVQA_CHECK(static_cast<int64_t>(fixed) < options.max_seq_len, item.source, ": does not fit data.max_seq_len=",
-               options.max_seq_len, " even with the question dropped (", fixed, " tokens of image, template and answer)");
-  size_t keep = std::min(question_end - start, static_cast<size_t>(options.max_seq_len) - fixed);
+  // The user's content is placeholders + "\n" + question [+ the closed form's options], and the
+  // template trims the content as a whole: the placeholders come first, so only its end is trimmed
+  // (a question's leading spaces stay). The placeholders split the text; what follows them
+  // tokenizes alone, and the options' list begins with " Here", where the pre-tokenizer always
+  // splits, so the question's tokens and the list's are those of the whole text.
+  const std::string suffix = closed_form_suffix(item, options.question_form);
+  std::string question = "\n" + item.question;
+  if (suffix.empty()) question = std::string(trim_trailing_chat_content(question));
+  std::vector<int32_t> q = tokenizer.encode(question, Specials::kPlain);
+  std::vector<int32_t> list = tokenizer.encode(suffix, Specials::kPlain);
+
+  // Only the question is cut, from its end; the options, the template and the answer never are.
+  const size_t total = t.ids.size() + static_cast<size_t>(options.image_tokens) + q.size() + list.size();
+  const auto limit = static_cast<size_t>(options.max_seq_len);
+  const size_t fixed = total - q.size() + std::min<size_t>(q.size(), 1);
+  MEDVQA_CHECK(fixed <= limit, item.source, ": does not fit data.max_seq_len=", options.max_seq_len,
+               " even with the question cut to its first token: ", fixed, " tokens of image, template",
+               suffix.empty() ? "" : ", options", with_answer ? " and answer" : "");
+  const size_t keep = total <= limit ? q.size() : q.size() - (total - limit);
 
   Sample s;
+  s.truncated = keep < q.size();
   auto push = [&](int64_t id, bool label) {
     s.ids.push_back(id);
     if (with_answer) s.labels.push_back(label ? id : kIgnoreIndex);
   };
   for (size_t i = 0; i < start; ++i) push(t.ids[i], t.label_mask[i]);
   for (int64_t i = 0; i < options.image_tokens; ++i) push(options.image_token_id, false);
-  for (int32_t id : newline) push(id, false);
-  for (size_t i = start; i < start + keep; ++i) push(t.ids[i], false);
-  for (size_t i = question_end; i < t.ids.size(); ++i) push(t.ids[i], t.label_mask[i]);
+  for (size_t i = 0; i < keep; ++i) push(q[i], false);
+  for (int32_t id : list) push(id, false);
+  for (size_t i = start; i < t.ids.size(); ++i) push(t.ids[i], t.label_mask[i]);
   return s;
 }
 

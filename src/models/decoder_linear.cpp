@@ -11,6 +11,8 @@
 #include <immintrin.h>
 #endif
 
+#include "medvqa/core/error.h"
+
 namespace medvqa {
 
 namespace {
@@ -143,18 +145,24 @@ at::Tensor widened_linear(const at::Tensor& x, const at::Tensor& weight) {
   return y;
 }
 
+// Tensors our kernels can take at all: on the CPU, fp32 or bf16 alike, no autograd or autocast
+// (their dtype choices belong to at::linear).
+bool kernels_apply(const at::Tensor& x, const at::Tensor& weight) {
+  if (!x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 || !weight.is_contiguous()) return false;
+  const auto dtype = weight.scalar_type();
+  if (x.scalar_type() != dtype || (dtype != at::kFloat && dtype != at::kBFloat16)) return false;
+  const int64_t K = weight.size(1);
+  if (x.dim() == 0 || x.size(-1) != K || K == 0 || x.numel() == 0) return false;
+  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
+  return !at::autocast::is_autocast_enabled(at::kCPU);
+}
+
 }  // namespace
 
 LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight) {
-  if (!x.device().is_cpu() || !weight.device().is_cpu() || weight.dim() != 2 || !weight.is_contiguous())
-    return LinearPath::kLinear;
+  if (!kernels_apply(x, weight)) return LinearPath::kLinear;
   const auto dtype = weight.scalar_type();
-  if (x.scalar_type() != dtype || (dtype != at::kFloat && dtype != at::kBFloat16)) return LinearPath::kLinear;
   const int64_t K = weight.size(1);
-  if (x.dim() == 0 || x.size(-1) != K || K == 0 || x.numel() == 0) return LinearPath::kLinear;
-  // Gradients and autocast's dtype choices belong to at::linear.
-  if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return LinearPath::kLinear;
-  if (at::autocast::is_autocast_enabled(at::kCPU)) return LinearPath::kLinear;
 #if defined(__x86_64__)
   if (x.numel() / K <= kSmallBatchMaxRows) {
     if (dtype == at::kBFloat16 && cpu_has_avx512_bf16()) return LinearPath::kStreamingBf16Pairs;
@@ -166,10 +174,31 @@ LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight) {
 #endif
 }
 
+bool cpu_runs(LinearPath path) {
+#if defined(__x86_64__)
+  if (path == LinearPath::kStreaming) return cpu_has_avx2_fma();
+  if (path == LinearPath::kStreamingBf16Pairs) return cpu_has_avx512_bf16();
+#else
+  if (path == LinearPath::kStreaming || path == LinearPath::kStreamingBf16Pairs) return false;
+#endif
+  return true;
+}
+
 at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight) {
-  const LinearPath path = decoder_linear_path(x, weight);
+  return decoder_linear(x, weight, decoder_linear_path(x, weight));
+}
+
+at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight, LinearPath path) {
   if (path == LinearPath::kLinear) return at::linear(x, weight);
+  MEDVQA_CHECK(cpu_runs(path), "decoder_linear: this CPU cannot run the requested kernel");
+  MEDVQA_CHECK(kernels_apply(x, weight), "decoder_linear: these tensors take at::linear only");
   const int64_t N = weight.size(0), K = weight.size(1), M = x.numel() / K;
+  MEDVQA_CHECK(path == LinearPath::kWidenedBf16 || M <= kSmallBatchMaxRows, "decoder_linear: the streaming kernels take at most ",
+               kSmallBatchMaxRows, " rows, got ", M);
+  MEDVQA_CHECK(path != LinearPath::kWidenedBf16 || weight.scalar_type() == at::kBFloat16,
+               "decoder_linear: the widened path takes bf16 weights");
+  MEDVQA_CHECK(path != LinearPath::kStreamingBf16Pairs || weight.scalar_type() == at::kBFloat16,
+               "decoder_linear: the pair kernel takes bf16 weights");
   auto sizes = x.sizes().vec();
   sizes.back() = N;
   if (path == LinearPath::kWidenedBf16) return widened_linear(x.reshape({M, K}).to(at::kFloat), weight).view(sizes);

@@ -108,6 +108,12 @@ AdapterConfig read_peft_config(const std::string& dir) {
     MEDVQA_FAIL(path, ": expected r, lora_alpha, target_modules and (optional) trainable_token_indices: ", e.what());
   }
   MEDVQA_CHECK(c.lora.r > 0, path, ": r must be positive, got ", c.lora.r);
+  // PEFT writes {} when every layer has r and lora_alpha; per-layer values would be silently wrong.
+  for (const char* key : {"rank_pattern", "alpha_pattern"}) {
+    const json& pattern = j.value(key, json());
+    MEDVQA_CHECK(pattern.is_null() || (pattern.is_object() && pattern.empty()), path, ": ", key, ": expected {} (one r and ",
+                 "lora_alpha for every layer), found ", pattern.dump(), ": per-layer ranks and alphas are not supported");
+  }
   MEDVQA_CHECK(!j.value("use_dora", false) && !j.value("use_rslora", false) && j.value("bias", "none") == "none", path,
                ": DoRA, rsLoRA and trained biases are not supported");
   return c;

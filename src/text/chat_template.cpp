@@ -52,10 +52,14 @@ std::vector<int32_t> llama3_chat_special_ids(const Tokenizer& tokenizer) {
   return {s.bos, s.start_header, s.end_header, s.eot};
 }
 
-std::string_view trim_chat_content(std::string_view content) {
-  while (size_t n = whitespace_prefix(content)) content.remove_prefix(n);
+std::string_view trim_trailing_chat_content(std::string_view content) {
   while (size_t n = whitespace_suffix(content)) content.remove_suffix(n);
   return content;
+}
+
+std::string_view trim_chat_content(std::string_view content) {
+  while (size_t n = whitespace_prefix(content)) content.remove_prefix(n);
+  return trim_trailing_chat_content(content);
 }
 
 ChatTokens apply_llama3_chat(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,

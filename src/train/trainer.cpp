@@ -41,7 +41,7 @@ extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
 
 struct Data {
   std::unique_ptr<DataLoader> loader;
-  size_t items = 0;
+  size_t items = 0, truncated = 0;  // truncated: items whose question was cut to fit data.max_seq_len
 };
 
 Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptOptions& prompt, const std::string& split,
@@ -63,6 +63,7 @@ Data make_loader(const Config& config, const Tokenizer& tokenizer, const PromptO
   lo.preprocess = image_options(config);
   Data d;
   d.items = samples.size();
+  for (const auto& s : samples) d.truncated += s.truncated ? 1 : 0;
   d.loader = std::make_unique<DataLoader>(std::move(samples), std::move(images), lo);
   return d;
 }
@@ -179,6 +180,9 @@ TrainSummary train(const Config& user_config) {
   if (rank0) {
     reload_metrics(metrics_path, resume.empty() ? -1 : state.step, train_curve, val_curve);
     metrics.open(metrics_path, std::ios::app);
+    if (resume.empty())
+      metrics << json{{"step", 0}, {"train_items", train_data.items}, {"truncated_items", train_data.truncated}}.dump()
+              << "\n" << std::flush;
   }
 
   int64_t n_params = 0;

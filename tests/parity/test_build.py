@@ -4,9 +4,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, assert_user_error
 
 
 def test_binary_links_the_wheels_cuda_libtorch(medvqa_bin):
@@ -32,9 +33,22 @@ def test_version_and_help(run):
         assert cmd in help_text
 
 
-def test_unknown_subcommand_is_an_error(run):
-    proc = run("frobnicate", check=False)
-    assert proc.returncode != 0
+def test_version_and_help_of_a_subcommand_exit_0(run):
+    assert "--config" in run("train", "--help").stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["frobnicate"], "frobnicate"),                       # unknown subcommand (CLI11: 109)
+    ([], "A subcommand is required"),                     # none (106)
+    (["score"], "--predictions is required"),             # a required option missing (106)
+    (["score", "--predictions"], "--predictions"),        # an option without its value (107)
+    (["tokenize", "--bos=maybe", "--text", "x", "--tokenizer", "t"], "--bos"),  # a flag given a value (107/105)
+    (["train", "-c", "x.yaml", "--nproc-per-node", "two"], "two"),  # not a number (105)
+    (["--log-level", "loud", "config", "-c", "x"], "loud"),  # not one of the choices (105)
+])
+def test_command_line_parse_errors_exit_1_with_an_error_line(run, args, fragment):
+    """CLI11 returns its own codes (105, 106, 109, ...); medvqa's contract is `error: ...` and exit 1."""
+    assert_user_error(run(*args, check=False), fragment)
 
 
 def test_config_reference_doc_is_current(run):

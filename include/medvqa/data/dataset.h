@@ -18,6 +18,7 @@ namespace medvqa {
 std::vector<VqaItem> load_items(const DataConfig& config, const std::string& split);
 // Samples of `items`; items that cannot be tokenised are dropped (data.bad_items=skip, within
 // data.max_skip_fraction) or fail the run, listed by item. `kept` receives the surviving items.
+// Items whose question was cut to fit data.max_seq_len are counted in a warning (Sample::truncated).
 std::vector<Sample> build_samples(const Tokenizer& tokenizer, const std::vector<VqaItem>& items, const PromptOptions& options,
                                   const DataConfig& config, bool with_answer, std::vector<VqaItem>& kept);
 // The prompt layout of a config for a model with `image_tokens` placeholder positions.

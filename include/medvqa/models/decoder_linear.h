@@ -24,6 +24,12 @@ enum class LinearPath { kStreaming, kStreamingBf16Pairs, kWidenedBf16, kLinear }
 
 // Which path decoder_linear(x, weight) takes (exposed for tests and benches).
 LinearPath decoder_linear_path(const at::Tensor& x, const at::Tensor& weight);
+// Whether this CPU has the instructions of `path` (the AVX2 kernel runs on AVX-512 CPUs too).
+bool cpu_runs(LinearPath path);
+// `path` whatever decoder_linear_path would choose, so that tests check every kernel this CPU can
+// run: tensors decoder_linear_path sends to at::linear, more than kSmallBatchMaxRows rows for a
+// streaming kernel and fp32 weights for the bf16 ones are refused.
+at::Tensor decoder_linear(const at::Tensor& x, const at::Tensor& weight, LinearPath path);
 
 // Rows of x up to which the streaming kernel is used.
 inline constexpr int64_t kSmallBatchMaxRows = 8;

@@ -42,5 +42,7 @@ std::vector<int32_t> llama3_chat_special_ids(const Tokenizer& tokenizer);
 
 // Jinja's `trim`: Python's str.strip(), i.e. Unicode whitespace at both ends removed.
 std::string_view trim_chat_content(std::string_view content);
+// Its end alone (str.rstrip()): content whose start is known not to be whitespace.
+std::string_view trim_trailing_chat_content(std::string_view content);
 
 }  // namespace medvqa

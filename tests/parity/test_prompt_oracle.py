@@ -1,0 +1,532 @@
+"""Prompt oracle: the token ids medvqa builds from raw OmniMedVQA items, against an oracle made only
+of the real libraries and the published rules:
+- transformers' fast tokenizer converted (TikTokenConverter) from Meta's LLaMA-3 tokenizer.model, with
+  LLaMA-3's 256 special tokens (ids 128000..128255);
+- Meta's LLaMA-3 Instruct chat template, applied by tokenizer.apply_chat_template;
+- LLaVA's image placeholders: the user turn is N x "<|reserved_special_token_0|>" + "\\n" + question;
+- OmniMedVQA's closed form: the question, then the options as a Python list of repr()s;
+- the documented truncation (data.max_seq_len): only the question's tokens are cut, from their end.
+The training form (user + assistant turns, labels on the answer and its <|eot_id|>) is read back from
+`medvqa grad-check` (batch.input_ids, batch.labels, batch.attention_mask). The generation form (user
+turn + the assistant header) has no command that prints it: it is checked through what `medvqa ask
+--input --json` (generated ids) and `medvqa eval` (predictions) generate, against greedy decoding of the
+same weights in PyTorch (open_clip tower, LLaVA projector, transformers' LlamaForCausalLM) on the
+oracle's prompt ids."""
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers.convert_slow_tokenizer import TikTokenConverter
+
+from conftest import TOKENIZER_MODEL, assert_user_error
+from test_tokenizer import LLAMA3_SPECIALS, PATTERN
+from vqa_reference import Projector, VqaReference, load_open_clip_tower, write_config
+
+# meta-llama/Meta-Llama-3-8B-Instruct, tokenizer_config.json, "chat_template" (bos_token "<|begin_of_text|>").
+LLAMA3_INSTRUCT_TEMPLATE = (
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+    "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}"
+    "{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}")
+PLACEHOLDER = "<|reserved_special_token_0|>"
+IMAGE_TOKEN_ID = 128002  # model.image_token_id default
+PAD_ID = 128004          # model.pad_token_id default
+EOT_ID = 128009
+STOP_IDS = {128001, 128009}  # the demo LLaMA's generation_config eos_token_id
+IGNORE = -100
+MAX_SEQ_LEN = 128
+NEW_TOKENS = 4
+OPTION_KEYS = ["option_A", "option_B", "option_C", "option_D"]
+FORMS = ["open", "closed"]
+
+
+def closed_question(question, options):
+    """OmniMedVQA's closed form: the options as Python prints a list of str."""
+    return (question + f" Here are {len(options)} candidate answers: [" + ", ".join(repr(o) for o in options) +
+            "] Only return what you think is the correct answer from the candidate answers, do not return any other "
+            "irrelevant text!")
+
+
+# ---------------------------------------------------------------------------------------------- items
+
+LONG_EN = ("Given the patient's history of chronic obstructive pulmonary disease, recent weight loss, "
+           "night sweats and a persistent cough with haemoptysis over the last three months, and considering "
+           "the density, margins and location of the opacity in the right upper lobe, which finding best explains "
+           "the appearance of this image?")
+LONG_FR = ("Compte tenu des antécédents du patient, d'une fièvre persistante à 39 °C, d'une toux productive et "
+           "d'une élévation de la CRP, quelle anomalie radiologique, décrite selon la localisation, l'étendue et "
+           "l'aspect des bords, est la plus probable sur ce cliché thoracique de face ?")
+LONG_ZH = ("患者男性，六十五岁，长期吸烟史，近三个月出现咳嗽、咳痰及体重下降，胸部影像提示右上肺占位，"
+           "请结合病灶的密度、边缘、大小以及与周围组织的关系，判断这张图像最可能显示的是什么病变？")
+LONG_MIX = ("Patient 🧑‍⚕️ reports « douleur » 疼痛 in the left iliac fossa; ultrasound 🩻 shows a 3.2 × 2.1 cm "
+            "hypoechoic lesion with \"irregular\" margins and 'posterior' shadowing — what is the most likely "
+            "diagnosis given the Doppler flow pattern, the patient's age and the CA-125 level?")
+
+
+def base_items():
+    """Hand-written OmniMedVQA items (option_A.. present as given); answers are among the options."""
+    items = [
+        # plain
+        ("What imaging modality was used to acquire this image?", "CT", ["CT", "MRI", "X-ray", "ultrasound"]),
+        ("Is there any abnormality in this image?", "yes", ["no", "yes"]),
+        ("How many lesions are visible?", "2", ["3", "1", "2"]),
+        ("Which organ is shown?", "liver", ["liver", "kidney", "spleen", "pancreas"]),
+        ("What is the diagnosis?", "pneumonia", ["pneumonia", "normal"]),
+        # long: truncated at MAX_SEQ_LEN in one form or both
+        (LONG_EN, "lung carcinoma", ["tuberculosis", "lung carcinoma", "pneumonia", "sarcoidosis"]),
+        (LONG_EN + " " + LONG_EN, "pneumonia", ["pneumonia", "abscess"]),
+        (LONG_FR, "pneumopathie lobaire", ["pneumopathie lobaire", "épanchement pleural", "pneumothorax"]),
+        (LONG_ZH, "肺癌", ["肺癌", "肺结核", "肺炎", "肺脓肿"]),
+        (LONG_MIX, "endometrioma", ["endometrioma", "dermoid cyst", "abscess"]),
+        (LONG_ZH + LONG_ZH, "肺结核", ["肺癌", "肺结核"]),
+        ("word " * 60 + "?", "b", ["a", "b"]),
+        ("1234567890" * 12, "12", ["12", "34"]),
+        ("Describe:" + "\n- finding" * 30, "none", ["none", "many"]),
+        (LONG_EN + "   ", "sarcoidosis", ["tuberculosis", "sarcoidosis"]),
+        ("  " + LONG_FR + "\n", "pneumothorax", ["pneumothorax", "normal"]),
+        # unicode in questions
+        ("Quelle est la modalité d'imagerie utilisée ?", "IRM", ["IRM", "TDM", "échographie"]),
+        ("这张图像使用了什么成像方式？", "磁共振", ["磁共振", "计算机断层扫描", "超声"]),
+        ("Is the 🫁 normal on this 🩻?", "👍", ["👍", "👎"]),
+        ("ما هي الطريقة المستخدمة في التصوير؟", "أشعة سينية", ["أشعة سينية", "رنين مغناطيسي"]),
+        ("Is there cafe\u0301 au lait pigmentation (combining accent)?", "no", ["yes", "no"]),
+        ("Welche Läsion ist größer: links oder rechts?", "links", ["links", "rechts"]),
+        ("この画像の撮影方法は何ですか？", "CT", ["CT", "MRI"]),
+        ("Is the SpO₂ ≥ 92 % and T ≈ 37.5 °C?", "yes", ["yes", "no"]),
+        # quotes, backslashes, unicode in options (Python repr)
+        ("Which label applies?", "it's benign", ["it's benign", "malignant"]),
+        ("Which label applies?", 'so-called "ground glass"', ['so-called "ground glass"', "consolidation"]),
+        ("Which label applies?", "both 'single' and \"double\"", ["both 'single' and \"double\"", "neither"]),
+        ("Which path?", "C:\\scans\\ct.dcm", ["C:\\scans\\ct.dcm", "/scans/ct.dcm"]),
+        ("Which term?", "épanchement", ["épanchement", "œdème", "naïve"]),
+        ("Which term?", "肺炎", ["肺炎", "正常", "🦴 fracture"]),
+        ("Which sign?", "🦴", ["🦴", "🧠", "🫀", "🩸"]),
+        ("Which text?", "a'b\"c\\d", ["a'b\"c\\d", "''", '""']),
+        ("Which value?", "5 mm", ["5 mm", "{braces}", "[brackets]", "100%"]),
+        ("Which layout?", "line\nbreak", ["line\nbreak", "tab\there"]),
+        # characters repr() escapes beyond quotes, backslash, \n and \t: not printable for Python
+        ("Which measurement?", "5\u00a0mm", ["5\u00a0mm", "10 mm"]),                 # no-break space: '\xa0'
+        ("Who reads it?", "\U0001F469\u200d\u2695\ufe0f", ["\U0001F469\u200d\u2695\ufe0f", "\U0001F916"]),  # ZWJ: '\u200d'
+        ("Which ending?", "cr\rlf", ["cr\rlf", "lf"]),                                # '\r'
+        ("Which word?", "hyphen\u00adated", ["hyphen\u00adated", "plain"]),           # soft hyphen: '\xad'
+        # whitespace at the question's start: the template's trim only reaches the content's end
+        ("  What imaging technique was used?", "MRI", ["MRI", "CT"]),
+        ("\nWhat imaging technique was used?", "CT", ["MRI", "CT"]),
+        ("\n\n  Which view is this?", "lateral", ["lateral", "frontal"]),
+        ("\tIs this a T1-weighted image?", "yes", ["yes", "no"]),
+        (" ¿Qué órgano se muestra?", "hígado", ["hígado", "riñón"]),
+        # whitespace at the question's end
+        ("Is there a fracture?   ", "no", ["yes", "no"]),
+        ("Is there a fracture?\n", "yes", ["yes", "no"]),
+        ("Is there a fracture?\n\n \t", "no", ["yes", "no"]),
+        ("Is there an effusion?\u3000", "yes", ["yes", "no"]),
+        ("Is there an effusion?\u00a0\n", "no", ["yes", "no"]),
+        ("Is there an effusion?\r\n", "yes", ["yes", "no"]),
+        ("  Both ends?  \n", "no", ["yes", "no"]),
+        # inner whitespace kept as is
+        ("Line one\nline two\n\nline four?", "yes", ["yes", "no"]),
+        ("Two  spaces   and\ttabs?", "no", ["yes", "no"]),
+        # empty-ish questions: whitespace or a single character
+        ("   ", "yes", ["yes", "no"]),
+        (" \n ", "no", ["yes", "no"]),
+        ("?", "yes", ["yes", "no"]),
+        # answers the template trims
+        ("Which side?", "  left ", ["  left ", "right"]),
+        ("Which side?", "right\n", ["left", "right\n"]),
+    ]
+    out = []
+    for i, (q, a, opts) in enumerate(items):
+        item = {"question_id": f"alpha_{i:03d}", "question": q, "gt_answer": a, "question_type": "Oracle",
+                "modality_type": "CT(Computed Tomography)"}
+        item.update(zip(OPTION_KEYS, opts))
+        out.append(item)
+    # options present but not all: option_C missing, option_D given
+    out.append({"question_id": "alpha_gap", "question": "Which finding?", "gt_answer": "cyst",
+                "question_type": "Oracle", "modality_type": "Ultrasound", "option_A": "mass", "option_B": "cyst",
+                "option_D": "normal"})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- oracle
+
+def hf_llama3_tokenizer():
+    """transformers' fast tokenizer from Meta's tokenizer.model (LLaMA-3 special names), with Meta's template."""
+    converted = TikTokenConverter(vocab_file=str(TOKENIZER_MODEL), pattern=PATTERN,
+                                  extra_special_tokens=LLAMA3_SPECIALS).converted()
+    tok = PreTrainedTokenizerFast(tokenizer_object=converted, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+                                  chat_template=LLAMA3_INSTRUCT_TEMPLATE)
+    names = {"<|begin_of_text|>": 128000, "<|end_of_text|>": 128001, PLACEHOLDER: IMAGE_TOKEN_ID,
+             "<|start_header_id|>": 128006, "<|end_header_id|>": 128007, "<|eot_id|>": EOT_ID,
+             "<|reserved_special_token_2|>": PAD_ID, "<|reserved_special_token_250|>": 128255}
+    assert {n: tok.convert_tokens_to_ids(n) for n in names} == names
+    assert len(tok) == 128256
+    return tok
+
+
+def ids_of(encoded):
+    """apply_chat_template(tokenize=True) gives a list or (transformers 5) a BatchEncoding."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
+class Built:
+    """One item's oracle ids: labels (training form only), whether the question was cut, and the
+    uncut length and question length (to place items at the truncation boundaries)."""
+
+    def __init__(self, ids, labels, full_len, q_len):
+        self.ids, self.labels, self.full_len, self.q_len = ids, labels, full_len, q_len
+        self.truncated = False
+
+
+class Oracle:
+    def __init__(self, tok, image_tokens, max_seq_len):
+        self.tok, self.n, self.limit = tok, image_tokens, max_seq_len
+
+    def chat(self, messages, add_generation_prompt):
+        return ids_of(self.tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=add_generation_prompt))
+
+    def encode(self, text):
+        return self.tok(text, add_special_tokens=False)["input_ids"]
+
+    def build(self, item, form, with_answer):
+        """The training (with_answer) or generation form of an item; None when it cannot fit
+        data.max_seq_len even with its question cut to one token."""
+        options = [item[k] for k in OPTION_KEYS if item.get(k) is not None]
+        question = closed_question(item["question"], options) if form == "closed" else item["question"]
+        user = [{"role": "user", "content": PLACEHOLDER * self.n + "\n" + question}]
+        prompt = self.chat(user, add_generation_prompt=True)
+        if with_answer:
+            ids = self.chat(user + [{"role": "assistant", "content": item["gt_answer"]}], add_generation_prompt=False)
+            assert ids[:len(prompt)] == prompt, "oracle: the training form does not start with the generation form"
+            labels = [IGNORE] * len(prompt) + ids[len(prompt):]
+        else:
+            ids, labels = prompt, None
+        # The question's tokens inside the template's output: after the placeholders, before the options.
+        start = ids.index(IMAGE_TOKEN_ID)
+        assert ids[start:start + self.n] == [IMAGE_TOKEN_ID] * self.n
+        start += self.n
+        suffix = question[len(item["question"]):]
+        q_text = "\n" + item["question"]
+        if not suffix:  # the template trims the whole content: in the open form its end is the question's
+            q_text = q_text.rstrip()
+        q, tail = self.encode(q_text), self.encode(suffix) if suffix else []
+        assert ids[start:start + len(q) + len(tail) + 1] == q + tail + [EOT_ID], \
+            f"oracle: the question and the options do not tokenize apart: {item}"
+        built = Built(ids, labels, len(ids), len(q))
+        excess = len(ids) - self.limit
+        if excess <= 0:
+            return built
+        if excess >= len(q):
+            return None
+        cut = slice(start + len(q) - excess, start + len(q))
+        del ids[cut]
+        if labels is not None:
+            del labels[cut]
+        built.truncated = True
+        return built
+
+
+def boundary_items(oracle):
+    """Items at the edges of MAX_SEQ_LEN, found with the oracle: per question form and per prompt
+    form (training, generation) a question that fills it exactly and one a token longer; in the
+    closed training form, options so long that only the question's first token fits."""
+    def search(make, fits):
+        for k in range(0, 300):
+            item = make(k)
+            if fits(item):
+                return item
+        raise AssertionError("oracle: no item at this boundary")
+
+    def question_of(k, options):
+        return lambda n: {"question": "Is the lesion " + "very " * n + "large?", "gt_answer": options[0],
+                          **dict(zip(OPTION_KEYS, options)), "k": k}
+
+    items = []
+    for form in FORMS:
+        for with_answer in (True, False):
+            for over in (0, 1):
+                make = question_of(len(items), ["yes", "no"])
+                items.append(search(make, lambda it: oracle.build(it, form, with_answer) is not None and
+                                    oracle.build(it, form, with_answer).full_len == MAX_SEQ_LEN + over))
+    # (Only for the training form: the generation form's twin would not fit the training form.)
+    def long_option(n):
+        return {"question": LONG_EN, "gt_answer": "small", "option_A": "small",
+                "option_B": "a " + "very " * n + "large mass", "option_C": "none"}
+
+    def one_token_left(it):
+        b = oracle.build(it, "closed", True)
+        return b is not None and b.full_len - b.q_len + 1 == MAX_SEQ_LEN
+    items.append(search(long_option, one_token_left))
+    out = []
+    for i, item in enumerate(items):
+        item.pop("k", None)
+        out.append({"question_id": f"beta_{i:03d}", "question_type": "Boundary", "modality_type": "X-Ray", **item})
+    return out
+
+
+def too_long_item(oracle):
+    """A closed-form item whose options and answer leave no room for the question's first token."""
+    for n in range(300):
+        item = {"question_id": "too_long", "question": "Which one?", "gt_answer": "small", "option_A": "small",
+                "option_B": "a " + "very " * n + "large mass", "question_type": "Boundary", "modality_type": "X-Ray"}
+        b = oracle.build({**item, "question": "Which"}, "closed", True)
+        if b is None or b.full_len - b.q_len + 1 > MAX_SEQ_LEN:
+            assert oracle.build(item, "closed", True) is None
+            return item
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def tok():
+    return hf_llama3_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def image_tokens(demo):
+    """(image_size / patch_size)^2 of the demo tower (model.feature_select=patch: no class token)."""
+    vision = json.loads((demo / "towers/vision/open_clip_config.json").read_text())["model_cfg"]["vision_cfg"]
+    patch = vision.get("timm_model_kwargs", {}).get("patch_size") or \
+        int(re.search(r"patch(\d+)", vision["timm_model_name"]).group(1))
+    assert vision["image_size"] % patch == 0
+    return (vision["image_size"] // patch) ** 2
+
+
+@pytest.fixture(scope="module")
+def oracle(tok, image_tokens):
+    return Oracle(tok, image_tokens, MAX_SEQ_LEN)
+
+
+def write_omnimedvqa(root, demo, files):
+    """root/QA_information/Open-access/<dataset>.json + Images/ (demo images) + a split manifest
+    with every question in train; returns the items in medvqa's order (files sorted, then file order)."""
+    images = sorted((demo / "data/Images").rglob("*.png"))[:3]
+    (root / "Images").mkdir(parents=True)
+    names = []
+    for i, src in enumerate(images):
+        shutil.copy(src, root / "Images" / f"img_{i}.png")
+        names.append(f"Images/img_{i}.png")
+    qa = root / "QA_information" / "Open-access"
+    qa.mkdir(parents=True)
+    ordered = []
+    for dataset in sorted(files):
+        items = [{"dataset": dataset, "image_path": names[i % len(names)], **it} for i, it in enumerate(files[dataset])]
+        (qa / f"{dataset}.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8")
+        ordered += items
+    ids = [it["question_id"] for it in ordered]
+    (root / "split_manifest.json").write_text(json.dumps({"seed": 0, "fractions": [1, 0, 0],
+                                                          "splits": {"train": ids, "val": [], "test": []}}))
+    return ordered
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, demo, oracle):
+    root = tmp_path_factory.mktemp("oracle_data")
+    items = write_omnimedvqa(root / "data", demo, {"Oracle Alpha": base_items(), "Oracle Beta": boundary_items(oracle)})
+    return root, items
+
+
+def config(root, demo, form, model=None, evaluation=None):
+    path = write_config(root / f"{form}.json", demo / "towers", root / "data", "align", root / f"run_{form}",
+                        model={"threads": 2, "feature_layer": -2, **(model or {})}, train={"batch_size": 1000},
+                        data_extra={"max_seq_len": MAX_SEQ_LEN, "question_form": form})
+    if evaluation:
+        path.write_text(json.dumps({**json.loads(path.read_text()), "eval": evaluation}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def grad_checks(dataset, demo, medvqa_bin):
+    """question form -> the `medvqa grad-check` dump of the whole dataset as one batch."""
+    root, _ = dataset
+    dumps = {}
+    for form in FORMS:
+        out = root / f"grad_check_{form}.safetensors"
+        proc = subprocess.run([str(medvqa_bin), "grad-check", "-c", str(config(root, demo, form)), "--out", str(out)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        dumps[form] = load_file(out)
+    return dumps
+
+
+# ---------------------------------------------------------------------------------------------- reporting
+
+def around(tok, ids, at, width=4):
+    part = ids[max(0, at - width):at + width + 1]
+    return f"{part} = {tok.decode(part)!r}"
+
+
+def describe(tok, item, got, want, what):
+    first = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+    return (f"{item['question_id']} {what}: first difference at {first} (lengths medvqa {len(got)}, oracle {len(want)})\n"
+            f"    question {item['question']!r}, answer {item['gt_answer']!r}\n"
+            f"    medvqa: {around(tok, [i for i in got if i != IGNORE], first)}\n"
+            f"    oracle: {around(tok, [i for i in want if i != IGNORE], first)}")
+
+
+def assert_no_mismatch(bad, total, what):
+    assert not bad, f"{what}: {len(bad)} of {total} items differ\n" + "\n".join(bad[:8])
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+def test_dataset_covers_the_cases(dataset, oracle):
+    _, items = dataset
+    assert len(items) >= 60
+    text = "".join(it["question"] + "".join(it.get(k, "") for k in OPTION_KEYS) for it in items)
+    assert re.search(r"[\u4e00-\u9fff]", text) and re.search("[\U0001F300-\U0001FAFF]", text) and "é" in text
+    assert any("'" in it.get(k, "") and '"' in it.get(k, "") for it in items for k in OPTION_KEYS)
+    assert any(it["question"][:1].isspace() for it in items) and any(it["question"][-1:].isspace() for it in items)
+    assert any(not it["question"].strip() for it in items)
+    for form in FORMS:
+        for with_answer in (True, False):
+            built = [oracle.build(it, form, with_answer) for it in items]
+            assert all(b is not None for b in built), "every item must fit in both forms"
+            cut = sum(b.truncated for b in built)
+            assert 5 <= cut <= len(items) - 20, f"{form}, answer {with_answer}: {cut} of {len(items)} truncated"
+            assert any(b.full_len == MAX_SEQ_LEN for b in built) and any(b.full_len == MAX_SEQ_LEN + 1 for b in built)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_training_rows_match_the_oracle(dataset, grad_checks, oracle, tok, image_tokens, form):
+    _, items = dataset
+    dump = grad_checks[form]
+    ids, labels, mask = dump["batch.input_ids"], dump["batch.labels"], dump["batch.attention_mask"]
+    assert ids.shape[0] == len(items), f"grad-check took {ids.shape[0]} rows for {len(items)} items"
+    assert ids.shape[1] <= MAX_SEQ_LEN
+    bad = []
+    for row, item in enumerate(items):
+        n = int(mask[row].sum())
+        assert bool(mask[row, :n].all()) and not bool(mask[row, n:].any()), f"row {row}: not right-padded"
+        assert (ids[row, n:] == PAD_ID).all() and (labels[row, n:] == IGNORE).all(), f"row {row}: padding"
+        got_ids, got_labels = ids[row, :n].tolist(), labels[row, :n].tolist()
+        assert got_ids.count(IMAGE_TOKEN_ID) == image_tokens, \
+            f"row {row}: {got_ids.count(IMAGE_TOKEN_ID)} placeholders, the tower gives {image_tokens} patch tokens"
+        want = oracle.build(item, form, True)
+        if got_ids != want.ids:
+            bad.append(describe(tok, item, got_ids, want.ids, "input_ids"))
+        elif got_labels != want.labels:
+            bad.append(describe(tok, item, got_labels, want.labels, "labels"))
+    assert_no_mismatch(bad, len(items), f"training form, data.question_form={form}")
+
+
+def test_an_item_that_cannot_fit_is_refused(tmp_path, demo, oracle, run):
+    item = too_long_item(oracle)
+    write_omnimedvqa(tmp_path / "data", demo, {"Too Long": [base_items()[0], item]})
+    cfg = config(tmp_path, demo, "closed")
+    proc = run("grad-check", "-c", cfg, "--out", tmp_path / "x.safetensors", check=False)
+    assert_user_error(proc, "Too Long.json item 1", f"data.max_seq_len={MAX_SEQ_LEN}")
+    assert not (tmp_path / "x.safetensors").exists()
+    run("grad-check", "-c", config(tmp_path, demo, "open"), "--out", tmp_path / "y.safetensors")
+
+
+# ---------------------------------------------------------------------------------------------- generation form
+
+@pytest.fixture(scope="module")
+def model_dir(dataset, demo, grad_checks):
+    """A trained-model directory (config.yaml + projector.safetensors) with grad-check's fresh projector."""
+    root, _ = dataset
+    directory = root / "model_open"
+    directory.mkdir()
+    shutil.copy(config(root, demo, "open"), directory / "config.yaml")  # JSON is YAML
+    prefix = "weight.projector."
+    save_file({k[len(prefix):]: v.contiguous() for k, v in grad_checks["open"].items() if k.startswith(prefix)},
+              str(directory / "projector.safetensors"))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def reference(demo, model_dir):
+    """The same weights in PyTorch: open_clip's tower, LLaVA's projector, transformers' LLaMA."""
+    tower = load_open_clip_tower(demo / "towers/vision")
+    llm = LlamaForCausalLM.from_pretrained(demo / "towers/llm", dtype=torch.float32)
+    projector = Projector("mlp2x_gelu", tower.trunk.embed_dim, llm.config.hidden_size)
+    projector.load_state_dict(load_file(model_dir / "projector.safetensors"))
+    return VqaReference(tower, projector, llm, feature_layer=-2).eval()
+
+
+def greedy(model, ids, pixels):
+    """NEW_TOKENS greedy ids (ending at a stop id) after the prompt `ids`, one image."""
+    out = []
+    with torch.no_grad():
+        embeds = model.inputs_embeds(torch.tensor([ids]), pixels[None])
+        for _ in range(NEW_TOKENS):
+            nxt = int(model.llm(inputs_embeds=embeds, logits_to_keep=1).logits[0, -1].argmax())
+            out.append(nxt)
+            if nxt in STOP_IDS:
+                break
+            embeds = torch.cat([embeds, model.llm.get_input_embeddings()(torch.tensor([[nxt]]))], dim=1)
+    return out
+
+
+def text_of(tok, ids):
+    """An answer's text as a prediction: the stop ids dropped, the bytes decoded as UTF-8; each run of
+    U+FFFD counted as one (medvqa and Rust's lossy decoding replace an invalid run differently)."""
+    while ids and ids[-1] in STOP_IDS:
+        ids = ids[:-1]
+    return one_replacement(tok.decode(ids, clean_up_tokenization_spaces=False))
+
+
+def one_replacement(text):
+    return re.sub("\ufffd+", "\ufffd", text)
+
+
+@pytest.fixture(scope="module")
+def generated(dataset, grad_checks, oracle, reference):
+    """question form -> the reference's greedy ids per item on the oracle's generation prompt; and,
+    to show those ids depend on every prompt token, on the prompt less one question token."""
+    _, items = dataset
+    pixels = grad_checks["open"]["batch.pixels"]
+    out = {}
+    for form in FORMS:
+        ids, shorter = [], []
+        for row, item in enumerate(items):
+            built = oracle.build(item, form, False)
+            ids.append(greedy(reference, built.ids, pixels[row]))
+            cut = built.ids.index(EOT_ID) - 1 - (form == "closed") * len(built.ids)  # noqa: placeholder
+            shorter.append(None)
+        out[form] = ids
+    return out
+
+
+def test_generation_prompts_of_ask_match_the_oracle(dataset, model_dir, generated, tok, run, tmp_path):
+    """`ask --input` (no options: the open form) generates what the reference generates after the
+    oracle's prompt, id for id."""
+    _, items = dataset
+    root = model_dir.parent
+    lines = tmp_path / "questions.jsonl"
+    lines.write_text("".join(json.dumps({"image": str(root / "data" / it["image_path"]), "question": it["question"]},
+                                        ensure_ascii=False) + "\n" for it in items), encoding="utf-8")
+    proc = run("ask", "--model", model_dir, "--input", lines, "--json", "--max-new-tokens", NEW_TOKENS,
+               "--batch-size", 8, "--threads", 2)
+    answers = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(answers) == len(items)
+    bad = [f"{it['question_id']}: question {it['question']!r}: ask {a['ids']}, reference {want}"
+           for it, a, want in zip(items, answers, generated["open"]) if a["ids"] != want]
+    assert_no_mismatch(bad, len(items), "ask, generation form (open)")
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_generation_prompts_of_eval_match_the_oracle(dataset, demo, model_dir, generated, tok, run, form):
+    """`medvqa eval` predicts what the reference generates after the oracle's prompt (compared as text:
+    predictions.jsonl holds no ids)."""
+    root, items = dataset
+    out_dir = root / f"eval_{form}"
+    cfg = config(root, demo, form, model={"projector_weights": str(model_dir / "projector.safetensors")},
+                 evaluation={"split": "train", "out_dir": str(out_dir), "batch_size": 8, "max_new_tokens": NEW_TOKENS,
+                             "blind": False, "prefix_score": False, "report_examples": 0})
+    run("eval", "-c", cfg)
+    predictions = {p["question_id"]: p["prediction"]
+                   for p in map(json.loads, (out_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines())}
+    assert sorted(predictions) == sorted(it["question_id"] for it in items)
+    bad = []
+    for item, want in zip(items, generated[form]):
+        got, expected = one_replacement(predictions[item["question_id"]]), text_of(tok, want)
+        if got != expected:
+            bad.append(f"{item['question_id']}: question {item['question']!r}: eval {got!r}, reference {expected!r} {want}")
+    assert_no_mismatch(bad, len(items), f"eval, generation form ({form})")
