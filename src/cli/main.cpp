@@ -51,6 +51,12 @@ int main(int argc, char** argv) {
   medvqa::cli::add_export(app);
 
   try {
+    // CLI11 would only say that a subcommand is required.
+    if (argc > 1 && argv[1][0] != '-') {
+      bool known = false;
+      for (const auto* cmd : app.get_subcommands([](CLI::App*) { return true; })) known = known || cmd->get_name() == argv[1];
+      MEDVQA_CHECK(known, "unknown subcommand '", argv[1], "' (medvqa --help lists them)");
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version

@@ -108,7 +108,9 @@ def test_ask_reads_jpeg_and_dicom(trained, run, tmp_path):
     p = trained["predictions"][0]
     jpeg = tmp_path / "image.jpg"
     Image.open(p["image"]).convert("RGB").save(jpeg, quality=95)
-    images = [jpeg] + ([DICOM] if os.path.exists(DICOM) else [])
+    # The DICOM file ships with Debian's python3-pydicom, which scripts/setup.sh installs: fail, not skip, without it.
+    assert os.path.exists(DICOM), f"{DICOM} is missing: run scripts/setup.sh (python3-pydicom)"
+    images = [jpeg, DICOM]
     for image in images:
         out = json.loads(ask(run, trained["s2"], image, p["question"], "--json").stdout)
         assert out["ids"] and out["timing"]["preprocess_s"] > 0, image

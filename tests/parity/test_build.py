@@ -38,7 +38,7 @@ def test_version_and_help_of_a_subcommand_exit_0(run):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["frobnicate"], "frobnicate"),                       # unknown subcommand (CLI11: 109)
+    (["frobnicate"], "unknown subcommand 'frobnicate'"),   # CLI11 alone: "A subcommand is required", 106
     ([], "A subcommand is required"),                     # none (106)
     (["score"], "--predictions is required"),             # a required option missing (106)
     (["score", "--predictions"], "--predictions"),        # an option without its value (107)
