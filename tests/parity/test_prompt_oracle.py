@@ -20,7 +20,7 @@ import subprocess
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from transformers.convert_slow_tokenizer import TikTokenConverter
 
 from conftest import TOKENIZER_MODEL, assert_user_error
@@ -324,17 +324,34 @@ def write_omnimedvqa(root, demo, files):
     return ordered
 
 
+def write_towers(root, demo):
+    """root/vision: the demo's open_clip tower; root/llm: a random LLaMA written by transformers, its
+    weights drawn wide (initializer_range 0.5) so that its greedy answers depend on every prompt token."""
+    root.mkdir()
+    (root / "vision").symlink_to(demo / "towers/vision")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=128256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=500000.0,
+                      max_position_embeddings=1024, initializer_range=0.5, tie_word_embeddings=False,
+                      bos_token_id=128000, eos_token_id=sorted(STOP_IDS))
+    LlamaForCausalLM(cfg).save_pretrained(root / "llm")
+    return root
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, demo, oracle):
+    """(root, items): root/data (OmniMedVQA layout), root/towers; the items in medvqa's order."""
     root = tmp_path_factory.mktemp("oracle_data")
     items = write_omnimedvqa(root / "data", demo, {"Oracle Alpha": base_items(), "Oracle Beta": boundary_items(oracle)})
+    write_towers(root / "towers", demo)
     return root, items
 
 
 def config(root, demo, form, model=None, evaluation=None):
-    path = write_config(root / f"{form}.json", demo / "towers", root / "data", "align", root / f"run_{form}",
-                        model={"threads": 2, "feature_layer": -2, **(model or {})}, train={"batch_size": 1000},
-                        data_extra={"max_seq_len": MAX_SEQ_LEN, "question_form": form})
+    towers = root / "towers" if (root / "towers").is_dir() else demo / "towers"
+    path = write_config(root / f"{form}.json", towers, root / "data", "align", root / f"run_{form}",
+                        model={"threads": 2, "feature_layer": -2, "tokenizer": str(TOKENIZER_MODEL), **(model or {})},
+                        train={"batch_size": 1000}, data_extra={"max_seq_len": MAX_SEQ_LEN, "question_form": form})
     if evaluation:
         path.write_text(json.dumps({**json.loads(path.read_text()), "eval": evaluation}))
     return path
@@ -441,10 +458,11 @@ def model_dir(dataset, demo, grad_checks):
 
 
 @pytest.fixture(scope="module")
-def reference(demo, model_dir):
+def reference(dataset, model_dir):
     """The same weights in PyTorch: open_clip's tower, LLaVA's projector, transformers' LLaMA."""
-    tower = load_open_clip_tower(demo / "towers/vision")
-    llm = LlamaForCausalLM.from_pretrained(demo / "towers/llm", dtype=torch.float32)
+    root, _ = dataset
+    tower = load_open_clip_tower(root / "towers/vision")
+    llm = LlamaForCausalLM.from_pretrained(root / "towers/llm", dtype=torch.float32)
     projector = Projector("mlp2x_gelu", tower.trunk.embed_dim, llm.config.hidden_size)
     projector.load_state_dict(load_file(model_dir / "projector.safetensors"))
     return VqaReference(tower, projector, llm, feature_layer=-2).eval()
@@ -478,19 +496,22 @@ def one_replacement(text):
 
 @pytest.fixture(scope="module")
 def generated(dataset, grad_checks, oracle, reference):
-    """question form -> the reference's greedy ids per item on the oracle's generation prompt; and,
-    to show those ids depend on every prompt token, on the prompt less one question token."""
+    """question form -> the reference's greedy ids per item after the oracle's generation prompt."""
     _, items = dataset
-    pixels = grad_checks["open"]["batch.pixels"]
+    pixels = grad_checks["open"]["batch.pixels"]  # row i: item i's image, as medvqa preprocessed it
     out = {}
     for form in FORMS:
-        ids, shorter = [], []
-        for row, item in enumerate(items):
-            built = oracle.build(item, form, False)
-            ids.append(greedy(reference, built.ids, pixels[row]))
-            cut = built.ids.index(EOT_ID) - 1 - (form == "closed") * len(built.ids)  # noqa: placeholder
-            shorter.append(None)
-        out[form] = ids
+        out[form] = [greedy(reference, oracle.build(item, form, False).ids, pixels[row]) for row, item in enumerate(items)]
+    # The comparison's power: one question token less (every third item) changes the answer.
+    changed, tried = 0, 0
+    for row in range(0, len(items), 3):
+        built = oracle.build(items[row], "open", False)
+        first = built.ids.index(IMAGE_TOKEN_ID) + oracle.n  # the question's first token
+        if built.ids[first] == EOT_ID:
+            continue
+        tried += 1
+        changed += greedy(reference, built.ids[:first] + built.ids[first + 1:], pixels[row]) != out["open"][row]
+    assert changed >= 0.9 * tried, f"the reference's answers change for only {changed} of {tried} one-token edits"
     return out
 
 
