@@ -469,16 +469,16 @@ def reference(dataset, model_dir):
 
 
 def greedy(model, ids, pixels):
-    """NEW_TOKENS greedy ids (ending at a stop id) after the prompt `ids`, one image."""
-    out = []
+    """NEW_TOKENS greedy ids (ending at a stop id) after the prompt `ids`, one image; KV cache."""
+    out, past = [], None
     with torch.no_grad():
         embeds = model.inputs_embeds(torch.tensor([ids]), pixels[None])
         for _ in range(NEW_TOKENS):
-            nxt = int(model.llm(inputs_embeds=embeds, logits_to_keep=1).logits[0, -1].argmax())
-            out.append(nxt)
-            if nxt in STOP_IDS:
+            step = model.llm(inputs_embeds=embeds, past_key_values=past, use_cache=True, logits_to_keep=1)
+            out.append(int(step.logits[0, -1].argmax()))
+            if out[-1] in STOP_IDS:
                 break
-            embeds = torch.cat([embeds, model.llm.get_input_embeddings()(torch.tensor([[nxt]]))], dim=1)
+            past, embeds = step.past_key_values, model.llm.get_input_embeddings()(torch.tensor([[out[-1]]]))
     return out
 
 
