@@ -127,6 +127,9 @@ def base_items():
         ("Is there an effusion?\u3000", "yes", ["yes", "no"]),
         ("Is there an effusion?\u00a0\n", "no", ["yes", "no"]),
         ("Is there an effusion?\r\n", "yes", ["yes", "no"]),
+        ("Is it normal?\x85", "no", ["yes", "no"]),                 # NEL, \x1c..\x1f, U+2028: str.isspace()
+        ("Is it\u2028normal?\x1c\x1f\u2028", "yes", ["yes", "no"]),
+        ("Is it normal?\u200b", "no", ["yes", "no"]),              # zero-width space: not whitespace to Python
         ("  Both ends?  \n", "no", ["yes", "no"]),
         # inner whitespace kept as is
         ("Line one\nline two\n\nline four?", "yes", ["yes", "no"]),
@@ -138,6 +141,7 @@ def base_items():
         # answers the template trims
         ("Which side?", "  left ", ["  left ", "right"]),
         ("Which side?", "right\n", ["left", "right\n"]),
+        ("Which grade?", "\u2003grade 2\u00a0", ["grade 1", "\u2003grade 2\u00a0"]),
     ]
     out = []
     for i, (q, a, opts) in enumerate(items):
