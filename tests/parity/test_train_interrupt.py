@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from vqa_reference import make_demo, write_config
+from vqa_reference import make_demo, write_config, write_few_items
 
 STEPS = 12
 OVERFIT_ITEMS = 4
@@ -116,20 +116,7 @@ def test_a_non_finite_loss_stops_the_run_before_a_checkpoint_naming_the_last_goo
 
 
 def test_overfits_a_handful_of_items(demo, run, tmp_path):
-    qa = []
-    for f in sorted((demo / "data/QA_information/Open-access").glob("*.json")):
-        qa += json.loads(f.read_text())
-    chosen, images = {}, set()
-    for item in qa:  # one question per image, distinct answers
-        if item["image_path"] not in images and item["gt_answer"] not in chosen:
-            images.add(item["image_path"])
-            chosen[item["gt_answer"]] = {"image": str(demo / "data" / item["image_path"]), "question": item["question"],
-                                         "answer": item["gt_answer"]}
-        if len(chosen) == OVERFIT_ITEMS:
-            break
-    assert len(chosen) == OVERFIT_ITEMS
-    data = tmp_path / "few.jsonl"
-    data.write_text("".join(json.dumps(c) + "\n" for c in chosen.values()))
+    data = write_few_items(demo / "data", OVERFIT_ITEMS, tmp_path / "few.jsonl")
     cfg = write_config(tmp_path / "overfit.json", demo / "towers", data, "lora", tmp_path / "run",
                        model={"feature_layer": -1, "lora": {"r": 8, "alpha": 16, "dropout": 0.0}},
                        train={"max_steps": OVERFIT_STEPS, "batch_size": OVERFIT_ITEMS, "lr": 1e-2,

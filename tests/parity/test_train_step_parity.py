@@ -4,6 +4,8 @@ r/alpha/targets and initial weights), on the same batch (input ids, labels, mask
 back from `medvqa grad-check`, so the inputs are identical): the loss and every projector and LoRA
 gradient agree, for stage 1 (align) and stage 2 (lora, fresh and after training). A trained
 adapter loaded by PEFT gives medvqa's logits (`medvqa generate --adapter --dump-logits`)."""
+import json
+import math
 import subprocess
 
 import pytest
@@ -13,11 +15,18 @@ from safetensors.torch import load_file
 from transformers import LlamaForCausalLM
 
 from conftest import assert_user_error
-from vqa_reference import Projector, VqaReference, load_open_clip_tower, make_demo, peft_key, write_config
+from vqa_reference import (Projector, VqaReference, load_open_clip_tower, make_demo, peft_key, write_config,
+                           write_few_items)
 
 LOSS_TOLERANCE = 1e-5    # abs, fp32: the mean token cross-entropy of the step (~1e1)
 GRAD_REL_TOLERANCE = 1e-5  # fp32: max abs diff of each gradient over its own largest magnitude
 LOGITS_TOLERANCE = 1e-4  # max abs, fp32: the adapted LLaMA's logits
+# bf16 autocast, 10 steps: both round every matmul to bf16 in their own kernels (and medvqa runs
+# attention without a mask on right-padded rows): the curves agree to this relative difference,
+# while the fp32 curve differs from both by more than BF16_VISIBLE.
+AUTOCAST_CURVE_REL_TOLERANCE = 1e-2
+BF16_VISIBLE = 1e-4
+CURVE_STEPS = 10
 BATCH = 4
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "targets": TARGETS}
@@ -176,3 +185,58 @@ def test_per_layer_ranks_and_alphas_are_refused_by_name(demo, run, trained, tmp_
     (adapter / "adapter_config.json").write_text(json.dumps(cfg))
     assert_user_error(run("generate", "--model", demo / "towers/llm", "--adapter", adapter, "--ids", "1,2",
                           "--max-new-tokens", "0", check=False), f"{key}: expected {{}}", next(iter(value)))
+
+
+def test_bf16_autocast_loss_curve_matches_pytorch_autocast(demo, run, tmp_path):
+    """10 stage-2 steps under bf16 autocast (fp32 masters, AdamW, cosine schedule, clipping) on one
+    batch of 8 items, against the same steps in PyTorch: open_clip + transformers + PEFT under
+    torch.autocast("cpu", bfloat16) from medvqa's initial weights (grad-check's dump)."""
+    from transformers import get_cosine_schedule_with_warmup
+    data = write_few_items(demo / "data", BATCH * 2, tmp_path / "eight.jsonl")
+    lora = {**LORA, "r": 4}
+    train = {"batch_size": BATCH * 2, "max_steps": CURVE_STEPS, "lr": 1e-3, "projector_lr": 1e-3, "warmup_ratio": 0.1,
+             "save_every": 0, "autocast": "bf16"}
+    curves = {}
+    for name, autocast in (("bf16", "bf16"), ("fp32", "none")):
+        cfg = write_config(tmp_path / f"{name}.json", demo / "towers", data, "lora", tmp_path / name,
+                           model={"feature_layer": -1, "lora": lora, "threads": 2},
+                           train={**train, "autocast": autocast}, data_extra={"format": "jsonl"})
+        run("train", "-c", cfg)
+        curves[name] = [json.loads(l)["loss"] for l in (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+                        if "loss" in json.loads(l)]
+    dump_path = tmp_path / "start.safetensors"
+    run("grad-check", "-c", tmp_path / "bf16.json", "--out", dump_path)
+    dump = load_file(dump_path)
+
+    llm = get_peft_model(base_llm(demo), LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=0.0,
+                                                    target_modules=TARGETS))
+    assert not set_peft_model_state_dict(llm, {peft_key(k[len("weight."):]): v for k, v in dump.items()
+                                               if k.startswith("weight.llm.")}).unexpected_keys
+    tower = load_open_clip_tower(demo / "towers/vision").eval()
+    projector = Projector("mlp2x_gelu", tower.trunk.embed_dim, llm.get_input_embeddings().weight.shape[1])
+    projector.load_state_dict({k[len("weight.projector."):]: v for k, v in dump.items() if k.startswith("weight.projector.")})
+    model = VqaReference(tower, projector, llm, feature_layer=-1).train()
+    tower.eval()
+    lora_params = [p for p in llm.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": list(projector.parameters()), "lr": train["projector_lr"]},
+                                   {"params": lora_params, "lr": train["lr"]}], weight_decay=0.0)
+    schedule = get_cosine_schedule_with_warmup(optimizer, math.ceil(train["warmup_ratio"] * CURVE_STEPS), CURVE_STEPS)
+    theirs = []
+    for _ in range(CURVE_STEPS):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(dump["batch.input_ids"], dump["batch.attention_mask"].long(), dump["batch.labels"],
+                         dump["batch.pixels"]).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(projector.parameters()) + lora_params, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        theirs.append(float(loss))
+    ours = curves["bf16"]
+    rel = [abs(a - b) / abs(b) for a, b in zip(ours, theirs)]
+    print(f"loss medvqa {[round(x, 5) for x in ours]}\nloss PyTorch {[round(x, 5) for x in theirs]}\n"
+          f"max relative difference {max(rel):.3g}; fp32 curve {[round(x, 5) for x in curves['fp32']]}")
+    assert len(ours) == len(theirs) == CURVE_STEPS
+    assert theirs[-1] < theirs[0] - 0.1, f"the curve should fall: {theirs}"
+    assert max(rel) <= AUTOCAST_CURVE_REL_TOLERANCE, f"step {rel.index(max(rel)) + 1}: relative difference {max(rel):.3g}"
+    assert max(abs(a - b) / abs(b) for a, b in zip(curves["fp32"], theirs)) > BF16_VISIBLE, "was bf16 compute used?"

@@ -26,6 +26,25 @@ def make_demo(medvqa_bin, root, images_per_modality=8):
     return root
 
 
+def write_few_items(data, n, path):
+    """A JSONL file (data.format=jsonl) of n items of the demo data at `data`: one question per
+    image, distinct answers."""
+    qa = []
+    for f in sorted((data / "QA_information/Open-access").glob("*.json")):
+        qa += json.loads(f.read_text())
+    chosen, images = {}, set()
+    for item in qa:
+        if item["image_path"] not in images and item["gt_answer"] not in chosen:
+            images.add(item["image_path"])
+            chosen[item["gt_answer"]] = {"image": str(data / item["image_path"]), "question": item["question"],
+                                         "answer": item["gt_answer"]}
+        if len(chosen) == n:
+            break
+    assert len(chosen) == n, f"the demo data has fewer than {n} distinct answers"
+    path.write_text("".join(json.dumps(c) + "\n" for c in chosen.values()))
+    return path
+
+
 def write_config(path, towers, data, stage, out_dir, model=None, train=None, data_extra=None):
     """A training config (JSON is YAML) on CPU, fp32, one thread; `model`/`train` override keys."""
     cfg = {"model": {"vision": str(towers / "vision"), "llm": str(towers / "llm"), "dtype": "fp32", "device": "cpu",
