@@ -7,7 +7,10 @@ batch 4 of the synthetic demo data (sequences of ~100 tokens), fp32, AdamW + cli
 
 medvqa's step times come from its metrics.jsonl (cumulative samples/s per step: the trainer's own
 loop, data loading on a worker thread included); the peer replays the first batch of the same
-config (read from `medvqa grad-check`), one forward + backward + clip + AdamW step per timed step.
+config (read from `medvqa grad-check`), one forward + backward + clip + AdamW step per timed step,
+twice: with transformers' own loss (logits at every position, the full 128k vocabulary) and with
+the saving medvqa makes (the LM head at the label positions only: the decoder's last hidden states
+there, then lm_head and the cross-entropy).
 Each side runs in its own process; peak RSS is that process's ru_maxrss. Median step time after
 warm-up steps. Useful FLOPs (the same count for both sides) = 4 x LLaMA linear params x tokens
 (frozen base: forward + input gradients) + 4 x LM head x label tokens + ViT forward + 6 x projector
@@ -76,6 +79,16 @@ def medvqa_steps(binary, cfg, run_dir, steps):
     return [b - a for a, b in zip([0.0] + elapsed, elapsed)], rss
 
 
+def label_position_loss(model, input_ids, attention_mask, labels, pixels):
+    """transformers' loss with the LM head run only where the next token is a label, as medvqa does."""
+    base = model.llm.get_base_model()
+    hidden = base.model(inputs_embeds=model.inputs_embeds(input_ids, pixels), attention_mask=attention_mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = base.lm_head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
 def peer(args):
     """The child side: transformers + PEFT + open_clip, one training step per timed iteration."""
     from peft import LoraConfig, get_peft_model
@@ -101,7 +114,7 @@ def peer(args):
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
-        model(*inputs).loss.backward()
+        (label_position_loss(model, *inputs) if args.label_logits else model(*inputs).loss).backward()
         torch.nn.utils.clip_grad_norm_(list(projector.parameters()) + lora, 1.0)
         optimizer.step()
         optimizer.zero_grad()
@@ -134,6 +147,7 @@ def main():
     parser.add_argument("--peak-json", type=Path, help="machine_peak.py's output, instead of measuring")
     parser.add_argument("--peer", help=argparse.SUPPRESS)  # the child: towers directory
     parser.add_argument("--batch", help=argparse.SUPPRESS)
+    parser.add_argument("--label-logits", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         return peer(args)
@@ -152,22 +166,26 @@ def main():
         subprocess.run([str(args.binary), "grad-check", "-c", str(cfg), "--out", str(tmp / "batch.safetensors")],
                        check=True, capture_output=True)
         ours, our_rss = medvqa_steps(args.binary, cfg, tmp / "run", total)
-        out, their_rss = child_peak_rss([sys.executable, __file__, "--peer", tmp / "towers", "--batch",
-                                         tmp / "batch.safetensors", "--steps", total, "--threads", args.threads])
-        theirs = json.loads(out.splitlines()[-1])["step_seconds"]
+        peers = {}
+        for name, extra in (("transformers + PEFT + open_clip", []),
+                            ("the same, LM head at label positions", ["--label-logits"])):
+            out, rss = child_peak_rss([sys.executable, __file__, "--peer", tmp / "towers", "--batch",
+                                       tmp / "batch.safetensors", "--steps", total, "--threads", args.threads, *extra])
+            peers[name] = (statistics.median(json.loads(out.splitlines()[-1])["step_seconds"][args.warmup:]), rss)
         from safetensors.torch import load_file
         gflop, tokens, labels = useful_gflop_per_step(load_file(tmp / "batch.safetensors"),
                                                       (224 // VIT["patch_size"]) ** 2)
-    ours_s, theirs_s = statistics.median(ours[args.warmup:]), statistics.median(theirs[args.warmup:])
+    ours_s = statistics.median(ours[args.warmup:])
     peak_gflops = machine["gemm_gflops_fp32"]
     print(f"threads {args.threads}, batch {BATCH}, {tokens} tokens and {labels} label tokens in the peer's batch, "
           f"median of {args.steps} steps after {args.warmup}; fp32 GEMM peak {peak_gflops:.1f} GFLOP/s, "
           f"torch {torch.__version__}")
     print("| side | samples/s | step s | peak RSS MB | useful GFLOP/s | of GEMM peak |")
     print("|---|---|---|---|---|---|")
-    for name, s, rss in (("medvqa train", ours_s, our_rss), ("transformers + PEFT + open_clip", theirs_s, their_rss)):
+    for name, (s, rss) in {"medvqa train": (ours_s, our_rss), **peers}.items():
         print(f"| {name} | {BATCH / s:.2f} | {s:.3f} | {rss:.0f} | {gflop / s:.1f} | {gflop / s / peak_gflops:.2f} |")
-    print(f"medvqa / transformers: {theirs_s / ours_s:.2f}x samples/s, {our_rss / their_rss:.2f}x peak RSS")
+    for name, (s, rss) in peers.items():
+        print(f"medvqa / {name}: {s / ours_s:.2f}x samples/s, {our_rss / rss:.2f}x peak RSS")
 
 
 if __name__ == "__main__":

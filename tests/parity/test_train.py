@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import assert_user_error, write_config
+from vqa_reference import write_few_items
 
 
 def digest(path):
@@ -96,3 +97,34 @@ def test_bad_configs_are_clean_errors(demo, run, tmp_path):
     cfg = write_config(demo, "bad", "align", tmp_path / "bad")
     assert_user_error(run("train", "-c", cfg, "model.vision=/nonexistent", check=False), "/nonexistent")
     assert_user_error(run("train", "-c", cfg, "train.stage=lorra", check=False), "did you mean 'lora'")
+
+
+def test_a_long_question_is_cut_counted_and_never_its_options(demo, run, tmp_path):
+    """data.max_seq_len cuts only the question's own text: the closed form's options and the answer
+    stay, the cut items are counted in a warning and in metrics.jsonl, and an item whose options and
+    answer alone do not fit is an error naming it."""
+    items = [json.loads(l) for l in write_few_items(demo / "data", 3, tmp_path / "few.jsonl").read_text().splitlines()]
+    items[0]["question"] = "Which organ is shown in this very long question? " * 30
+    for item in items:
+        item["options"] = [item["answer"], "none of these"]
+    data = tmp_path / "long.jsonl"
+    data.write_text("".join(json.dumps(i) + "\n" for i in items))
+    cfg = write_config(demo, "cut", "align", tmp_path / "cut")
+    common = [f"data.root={data}", "data.format=jsonl", "data.question_form=closed", "data.max_seq_len=160",
+              "train.max_steps=1", "train.batch_size=3"]
+    proc = run("train", "-c", cfg, *common)
+    assert "data: 1 of 3 items had their question cut to fit data.max_seq_len=160" in proc.stderr, proc.stderr
+    assert metrics(tmp_path / "cut")[0] == {"step": 0, "train_items": 3, "truncated_items": 1}
+    dump = tmp_path / "batch.safetensors"
+    run("grad-check", "-c", cfg, *common, "--out", dump)
+    ids = load_file(dump)["batch.input_ids"]
+    assert ids.shape[1] == 160
+    tail = run("tokenize", "--tokenizer", demo / "towers/llm", "--text",
+               " Only return what you think is the correct answer from the candidate answers, do not return any other "
+               "irrelevant text!").stdout
+    assert ",".join(map(str, json.loads(tail))) in ",".join(map(str, ids[0].tolist())), \
+        "the cut item lost the end of its options' instruction"
+    items[1]["options"] = ["a very long option " * 40, items[1]["answer"]]
+    data.write_text("".join(json.dumps(i) + "\n" for i in items))
+    assert_user_error(run("train", "-c", cfg, *common, check=False), "does not fit data.max_seq_len=160",
+                      "options and answer")
