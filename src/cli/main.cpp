@@ -14,8 +14,8 @@ namespace {
 
 // glibc hands every allocation above its mmap threshold (adaptive, at most 32 MiB) out as a fresh
 // mapping and unmaps it when freed, so every forward pass page-faults its large activations in
-// again: a batch-16 ViT forward's MLP activations ([16 * 197, 3072] fp32, 39 MB each, twelve
-// blocks) cost ~250k minor faults, ~1 s of CPU per forward (~10%), image decoding ~10%. Serving
+// again: a batch-16 ViT forward's MLP activations ([16 * 197, 3072] fp32, twelve blocks) fault
+// their pages in on every forward, a measurable share of its time (BENCHMARKS.md). Serving
 // everything from the heap and keeping what is freed lets later passes reuse the same pages; the
 // price is that a process keeps its peak memory until it exits.
 void reuse_freed_memory() {

@@ -21,9 +21,9 @@ namespace {
 // Every row of x shares one read of a weight row: one accumulator each, 8 of the 16 AVX registers.
 static_assert(kSmallBatchMaxRows <= 8, "one accumulator register per row of x");
 // How far ahead in W to prefetch: with 8 rows a weight line is consumed slowly enough that the
-// hardware prefetcher alone leaves the stream at 8 GB/s; 2 KiB ahead brings it to 11 (2 threads,
-// Zen 3). The AVX512-BF16 kernel consumes a line per step: 4 KiB ahead took the LM head at 8 rows
-// from 6.1 ms without prefetching to 5.4 in a standalone test on Zen 5 (1 to 16 KiB measured).
+// hardware prefetcher alone does not keep the stream at the memory's rate. The AVX512-BF16 kernel
+// consumes a line per step and wants a longer lead. Both distances were chosen by measuring 1 to
+// 16 KiB (BENCHMARKS.md, LLaMA decoder).
 constexpr int64_t kPrefetchBytes = 2048;
 constexpr int64_t kPrefetchBytesBf16Dot = 4096;
 // Weight rows per parallel task, so a task streams at least tens of kilobytes.

@@ -18,9 +18,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 // torch.argmax's choice, the first index of each row's maximum (NaN counting as the maximum). On
-// the CPU it is found from the row maxima that at::amax computes vectorised and in parallel:
-// at::argmax on bf16 logits [8, 128256] takes 2.6 ms on this project's 2-core machines, a decode
-// step's tenth. On a GPU at::argmax is fast, and only the ids come back.
+// the CPU it is found from the row maxima that at::amax computes vectorised and in parallel, where
+// at::argmax over a 128k vocabulary runs on one thread and costs a visible share of a decode step
+// (BENCHMARKS.md). On a GPU at::argmax is fast, and only the ids come back.
 at::Tensor greedy_tokens(const at::Tensor& logits) {
   if (!logits.device().is_cpu()) return logits.argmax(-1).to(torch::kCPU);
   const at::Tensor l = logits.to(torch::kFloat).contiguous().view({-1, logits.size(-1)});

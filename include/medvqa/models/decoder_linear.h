@@ -1,8 +1,8 @@
 // The bias-free linear layer y = x W^T of the decoder, with two CPU inference paths where the BLAS
 // (MKL on this project's wheels) is slow:
 // - streaming: the few-row inputs of token-by-token decoding. There the product is a matrix-vector
-//   one per row, bound by reading W, and MKL reaches a third of the memory bandwidth on such
-//   shapes (40 ms for the 128k x 512 LM head against 13 ms for a copy of it). The kernel streams W
+//   one per row, bound by reading W, and MKL reaches a fraction of the memory bandwidth on such
+//   shapes (BENCHMARKS.md, decoder linears). The kernel streams W
 //   once for up to kSmallBatchMaxRows rows of x, on the intra-op threads, in fp32 or bf16 (fp32
 //   accumulation). bf16 goes through AVX512-BF16's pair dot product where the CPU has it
 //   (kStreamingBf16Pairs: x stays bf16, twice the multiply-adds of an fp32 FMA per instruction),
