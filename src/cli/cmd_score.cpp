@@ -2,8 +2,6 @@
 // docs/scoring.md on any predictions file, so other systems are scored by exactly our rules.
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "medvqa/cli/commands.h"
@@ -12,6 +10,7 @@
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/predictions.h"
 #include "medvqa/eval/scorers.h"
+#include "medvqa/io/atomic_file.h"
 
 namespace medvqa::cli {
 namespace {
@@ -45,25 +44,20 @@ void print_table(const std::string& path, const ordered_json& m) {
 
 // One line per item: the decisions and the normalised texts they were made on.
 void write_per_item(const std::string& path, const std::vector<ItemScore>& scores) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    MEDVQA_CHECK(out, "cannot write ", tmp);
-    for (const ItemScore& s : scores) {
-      ordered_json line = {{"question_id", s.question_id},
-                           {"normalized_prediction", s.normalized_prediction},
-                           {"normalized_gt", s.normalized_gt},
-                           {"open_correct", s.open_correct},
-                           {"lenient_correct", s.lenient_correct},
-                           {"token_f1", s.token_f1},
-                           {"qa_choice", s.qa.index},
-                           {"qa_ratio", s.qa.ratio},
-                           {"qa_correct", s.qa_correct}};
-      out << line.dump() << '\n';
-    }
-    MEDVQA_CHECK(out.flush(), "cannot write ", tmp);
+  std::string text;
+  for (const ItemScore& s : scores) {
+    ordered_json line = {{"question_id", s.question_id},
+                         {"normalized_prediction", s.normalized_prediction},
+                         {"normalized_gt", s.normalized_gt},
+                         {"open_correct", s.open_correct},
+                         {"lenient_correct", s.lenient_correct},
+                         {"token_f1", s.token_f1},
+                         {"qa_choice", s.qa.index},
+                         {"qa_ratio", s.qa.ratio},
+                         {"qa_correct", s.qa_correct}};
+    text += line.dump() + "\n";
   }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, text);
 }
 
 }  // namespace

@@ -57,19 +57,20 @@ std::string save_checkpoint(const std::string& run_dir, const Checkpointable& wh
   char name[32];
   std::snprintf(name, sizeof name, "step_%09lld", static_cast<long long>(state.step));
   fs::path final_dir = fs::path(run_dir) / "checkpoints" / name;
-  fs::path tmp = final_dir.string() + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
-  tensors.insert(tensors.end(), state.rng.begin(), state.rng.end());
-  write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
-  torch::serialize::OutputArchive archive;
-  what.optimizer->save(archive);
-  archive.save_to((tmp / "optimizer.pt").string());
-  json j{{"step", state.step}, {"epoch", state.data.epoch}, {"sample", state.data.sample}};
-  write_file_atomic((tmp / "state.json").string(), j.dump(1) + "\n");
-  fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
+  fs::remove_all(final_dir);  // a resumed run that saves the step it resumed from
+  // Written in a hidden temporary folder (".step_N.tmp.PID", never resumed from) that is renamed
+  // into place: a checkpoint appears whole or not at all.
+  write_dir_atomic(final_dir.string(), [&](const std::string& tmp_dir) {
+    const fs::path tmp(tmp_dir);
+    std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
+    tensors.insert(tensors.end(), state.rng.begin(), state.rng.end());
+    write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
+    torch::serialize::OutputArchive archive;
+    what.optimizer->save(archive);
+    archive.save_to((tmp / "optimizer.pt").string());
+    json j{{"step", state.step}, {"epoch", state.data.epoch}, {"sample", state.data.sample}};
+    write_file_atomic((tmp / "state.json").string(), j.dump(1) + "\n");
+  });
   auto all = checkpoints(run_dir);
   for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove_all(all[i]);
   return final_dir.string();
@@ -87,16 +88,15 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what, 
                ": not a checkpoint folder (expected state.json, trainable.safetensors, optimizer.pt)");
   TensorStore store = TensorStore::open((dir / "trainable.safetensors").string());
   Problems problems;
-  for (const auto& [name, t] : what.weights) {
-    const TensorInfo* info = store.find(name);
-    if (!info) problems.add("missing tensor '" + name + "'");
-    else if (info->shape != t.sizes().vec())
-      problems.add("tensor '" + name + "': expected shape " + shape_str(t.sizes().vec()) + ", got " + shape_str(info->shape));
-  }
+  // Strict both ways: every trainable tensor with its shape, and no stored weight left unused
+  // (the generator states are this rank's or another's).
+  auto matches = match_tensors(
+      what.weights, store, [](const std::string& name) { return name; },
+      [](const std::string& name) { return name.rfind("__rng__.", 0) == 0; }, problems);
   problems.throw_if_any(path + ": does not match this model's trainable parameters (another config?)");
   {
     torch::NoGradGuard no_grad;
-    for (const auto& [name, t] : what.weights) t.copy_(store.load(name));
+    for (const auto& m : matches) m.target.copy_(store.load(m.stored->name));
   }
   TrainState state;
   for (auto& [kind, generator] : rank_generators(device)) {

@@ -79,3 +79,19 @@ TEST(Checkpoint, OptimizerStatesAreReadOntoTheResumingRanksDevice) {
   EXPECT_TRUE(torch::equal(s.exp_avg_sq(), want.exp_avg_sq()));
   std::filesystem::remove_all(dir);
 }
+
+// Strict both ways, as every loader: a checkpoint with a weight this model does not train (another
+// config) is refused naming it, not half-loaded. (The old loader checked only the missing ones.)
+TEST(Checkpoint, AStoredWeightTheModelDoesNotTrainIsNamed) {
+  auto dir = test_util::temp_dir("ckpt_strict");
+  Trained t = one_step();
+  Checkpointable more = t.what();
+  more.weights.emplace_back("projector.extra", torch::zeros({2}));
+  std::string path = save_checkpoint(dir.string(), more, TrainState{}, 2);
+  EXPECT_TRUE(std::filesystem::exists(path + "/state.json"));
+  Trained other = one_step();
+  const std::string message = test_util::error_message([&] { load_checkpoint(path, other.what(), 0, torch::kCPU); });
+  EXPECT_NE(message.find("projector.extra"), std::string::npos) << message;
+  EXPECT_NE(message.find("does not match this model's trainable parameters"), std::string::npos) << message;
+  std::filesystem::remove_all(dir);
+}
