@@ -1,6 +1,9 @@
 #include "medvqa/data/prompt.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "medvqa/core/error.h"
 #include "medvqa/text/chat_template.h"
@@ -8,16 +11,47 @@
 namespace medvqa {
 namespace {
 
-// Python's repr() of a str, enough for option texts: single quotes unless the text holds a ' and
-// no ", backslash and the chosen quote escaped.
+// Python's str.isprintable() for one code point: everything but the categories Other (Cc, Cf, Cs,
+// Co, Cn) and Separator (Zl, Zp, Zs), with the ASCII space printable.
+bool py_printable(char32_t c) {
+  if (c == U' ') return true;
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF:
+    case UTF8PROC_CATEGORY_CS:
+    case UTF8PROC_CATEGORY_CO:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: return false;
+    default: return true;
+  }
+}
+
+// Python's repr() of a str (unicode_repr): single quotes unless the text holds a ' and no ";
+// backslash and that quote escaped; \t \n \r; other control characters and every code point
+// Python cannot print as \xhh, \uhhhh or \Uhhhhhhhh; the rest as it is. `s` is valid UTF-8
+// (the dataset readers check it).
 std::string py_repr(const std::string& s) {
-  char q = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
+  const char q = (s.find('\'') != std::string::npos && s.find('"') == std::string::npos) ? '"' : '\'';
   std::string out(1, q);
-  for (char c : s) {
-    if (c == '\\' || c == q) out += '\\';
-    if (c == '\n') out += "\\n";
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  for (size_t i = 0; i < s.size();) {
+    utf8proc_int32_t c = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(bytes + i, static_cast<utf8proc_ssize_t>(s.size() - i), &c);
+    MEDVQA_CHECK(n > 0, "prompt: an option is not valid UTF-8 at byte ", i);
+    char buf[16];
+    if (c == q || c == '\\') out += {'\\', static_cast<char>(c)};
     else if (c == '\t') out += "\\t";
-    else out += c;
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c < ' ' || c == 0x7f || (c > 0x7f && !py_printable(static_cast<char32_t>(c)))) {
+      std::snprintf(buf, sizeof buf, c <= 0xff ? "\\x%02x" : c <= 0xffff ? "\\u%04x" : "\\U%08x", static_cast<unsigned>(c));
+      out += buf;
+    } else {
+      out.append(s, i, static_cast<size_t>(n));
+    }
+    i += static_cast<size_t>(n);
   }
   return out + q;
 }
