@@ -12,6 +12,7 @@
 
 #include "medvqa/cli/commands.h"
 #include "medvqa/config/model_dir.h"
+#include "medvqa/data/dataset_reader.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/eval/answerer.h"
@@ -31,6 +32,7 @@ struct AskArgs {
   std::string model;
   std::string image;
   std::string question;
+  std::vector<std::string> options;
   std::string input;
   int64_t batch_size = 8;
   int64_t max_new_tokens = 64;
@@ -65,7 +67,7 @@ void ask_one(const AskArgs& a) {
   start = Clock::now();
   Answerer answerer(config);
   load_s += seconds_since(start);
-  const std::vector<int64_t> prompt = answerer.prompt_ids(a.question, "--question");
+  const std::vector<int64_t> prompt = answerer.prompt_ids(a.question, a.options, "--question");
 
   StreamDecoder stream(answerer.tokenizer());
   double first_token_s = 0;
@@ -92,6 +94,7 @@ struct InputLine {
   json fields;        // the line as given, echoed in the output
   std::string image;  // resolved against the input file's folder
   std::string question;
+  std::vector<std::string> options;  // in the closed form (data.question_form=closed), listed in the prompt
   std::string source;  // "FILE line N"
 };
 
@@ -123,6 +126,12 @@ std::vector<InputLine> read_input(const std::string& path) {
     if (!ok) continue;
     line.image = (base / line.fields["image"].get<std::string>()).lexically_normal().string();
     line.question = line.fields["question"].get<std::string>();
+    try {
+      line.options = read_options(nlohmann::json(line.fields), line.source);
+    } catch (const Error& e) {
+      problems.add(e.what());
+      continue;
+    }
     if (!fs::is_regular_file(line.image)) problems.add(line.source + ": image " + line.image + " does not exist");
     lines.push_back(std::move(line));
   }
@@ -143,7 +152,7 @@ void ask_many(const AskArgs& a) {
     std::vector<std::vector<int64_t>> prompts;
     std::vector<std::string> images;
     for (size_t i = begin; i < end; ++i) {
-      prompts.push_back(answerer.prompt_ids(lines[i].question, lines[i].source));
+      prompts.push_back(answerer.prompt_ids(lines[i].question, lines[i].options, lines[i].source));
       images.push_back(lines[i].image);
     }
     at::Tensor pixels = stack_pixels(vision::preprocess_files(images, pre, a.threads));
@@ -163,7 +172,8 @@ void run_ask(const AskArgs& a) {
     MEDVQA_CHECK(!a.image.empty() && !a.question.empty(), "give --image and --question, or --input FILE.jsonl");
     ask_one(a);
   } else {
-    MEDVQA_CHECK(a.image.empty() && a.question.empty(), "--input replaces --image and --question; give one or the other");
+    MEDVQA_CHECK(a.image.empty() && a.question.empty() && a.options.empty(),
+                 "--input replaces --image, --question and --option; give one or the other");
     ask_many(a);
   }
 }
@@ -177,6 +187,9 @@ void add_ask(CLI::App& app) {
       ->required();
   cmd->add_option("--image", a->image, "image file: PNG, JPEG, BMP, TIFF or DICOM");
   cmd->add_option("--question", a->question, "the question");
+  cmd->add_option("--option", a->options,
+                  "a candidate answer, repeated for each (listed in the prompt when the model trained with "
+                  "data.question_form=closed)");
   cmd->add_option("--input", a->input,
                   "JSON lines {\"image\", \"question\", ...}; image paths relative to the file; prints each line with "
                   "\"answer\" and \"ids\" added, in input order");

@@ -50,24 +50,6 @@ std::string optional_string(const json& item, const char* key, const std::string
   return required_string(item, key, where);
 }
 
-// A JSONL item's options: an "options" list, or OmniMedVQA's option_A..D; none is fine.
-std::vector<std::string> read_options(const json& item, const std::string& where) {
-  std::vector<std::string> options;
-  if (item.contains("options") && !item["options"].is_null()) {
-    const json& list = item["options"];
-    MEDVQA_CHECK(list.is_array(), where, ": field \"options\" must be a list of strings, got ", list.dump());
-    for (const json& o : list) {
-      MEDVQA_CHECK(o.is_string() && !o.get<std::string>().empty(), where,
-                   ": field \"options\" must be a list of non-empty strings, got ", o.dump());
-      options.push_back(o.get<std::string>());
-    }
-    return options;
-  }
-  for (const char* key : {"option_A", "option_B", "option_C", "option_D"})
-    if (item.contains(key) && !item[key].is_null()) options.push_back(required_string(item, key, where));
-  return options;
-}
-
 void check_image(const VqaItem& item, const ReadOptions& options) {
   if (!options.check_images) return;
   std::error_code ec;
@@ -97,6 +79,24 @@ VqaItem parse_omnimedvqa_item(const json& j, const fs::path& root, const std::st
 }
 
 }  // namespace
+
+std::vector<std::string> read_options(const json& item, const std::string& where) {
+  std::vector<std::string> options;
+  if (item.contains("options") && !item["options"].is_null()) {
+    const json& list = item["options"];
+    MEDVQA_CHECK(list.is_array(), where, ": field \"options\" must be a list of strings, got ", list.dump());
+    for (const json& o : list) {
+      MEDVQA_CHECK(o.is_string() && !o.get<std::string>().empty(), where,
+                   ": field \"options\" must be a list of non-empty strings, got ", o.dump());
+      options.push_back(o.get<std::string>());
+    }
+    return options;
+  }
+  for (const char* key : {"option_A", "option_B", "option_C", "option_D"})
+    if (item.contains(key) && !item[key].is_null()) options.push_back(required_string(item, key, where));
+  return options;
+}
+
 
 std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions& options) {
   fs::path qa = fs::path(root) / "QA_information";

@@ -16,9 +16,11 @@ Answerer::Answerer(const Config& config) : config_(config) {
   prompt_ = medvqa::prompt_options(config, built_.model->image_tokens());
 }
 
-std::vector<int64_t> Answerer::prompt_ids(const std::string& question, const std::string& source) const {
+std::vector<int64_t> Answerer::prompt_ids(const std::string& question, const std::vector<std::string>& options,
+                                          const std::string& source) const {
   VqaItem item;
   item.question = question;
+  item.options = options;
   item.source = source;
   return build_sample(*tokenizer_, item, prompt_, false).ids;
 }

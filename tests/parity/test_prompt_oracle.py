@@ -544,21 +544,26 @@ def test_reference_answers_depend_on_every_prompt_token(dataset, grad_checks, or
     assert tried >= 20 and changed >= 0.9 * tried, f"the answer changed for {changed} of {tried} one-token edits"
 
 
-def test_generation_prompts_of_ask_match_the_oracle(dataset, model_dir, generated, tok, run, tmp_path):
-    """`ask --input` (no options: the open form) generates what the reference generates after the
-    oracle's prompt, id for id."""
+@pytest.mark.parametrize("form", FORMS)
+def test_generation_prompts_of_ask_match_the_oracle(dataset, demo, model_dir, generated, tok, run, tmp_path, form):
+    """`ask --input` generates what the reference generates after the oracle's prompt, id for id; in
+    the closed form (a model trained with data.question_form=closed) with each line's option_A..D."""
     _, items = dataset
     root = model_dir.parent
+    model = tmp_path / f"model_{form}"
+    shutil.copytree(model_dir, model)
+    shutil.copy(config(root, demo, form), model / "config.yaml")
     lines = tmp_path / "questions.jsonl"
-    lines.write_text("".join(json.dumps({"image": str(root / "data" / it["image_path"]), "question": it["question"]},
-                                        ensure_ascii=False) + "\n" for it in items), encoding="utf-8")
-    proc = run("ask", "--model", model_dir, "--input", lines, "--json", "--max-new-tokens", NEW_TOKENS,
+    lines.write_text("".join(json.dumps({"image": str(root / "data" / it["image_path"]), "question": it["question"],
+                                         **{k: it[k] for k in OPTION_KEYS if k in it}}, ensure_ascii=False) + "\n"
+                             for it in items), encoding="utf-8")
+    proc = run("ask", "--model", model, "--input", lines, "--json", "--max-new-tokens", NEW_TOKENS,
                "--batch-size", 8, "--threads", 2)
     answers = json_lines(proc.stdout)  # not splitlines(): the questions hold U+2028 and U+0085
     assert len(answers) == len(items)
     bad = [f"{it['question_id']}: question {it['question']!r}: ask {a['ids']}, reference {want}"
-           for it, a, want in zip(items, answers, generated["open"]) if a["ids"] != want]
-    assert_no_mismatch(bad, len(items), "ask, generation form (open)")
+           for it, a, want in zip(items, answers, generated[form]) if a["ids"] != want]
+    assert_no_mismatch(bad, len(items), f"ask, generation form ({form})")
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -4,6 +4,8 @@
 // policy decides whether they fail the run or are skipped (counted, logged, capped).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <vector>
 
@@ -22,5 +24,8 @@ std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions&
 // question_id (default: the line number), dataset (default: the file's stem), modality_type and
 // question_type (default "unknown"), and options (a list, or option_A..D) holding the answer.
 std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions& options);
+// An item's options as the JSONL reader takes them (also `ask --input`): an "options" list of
+// non-empty strings, or OmniMedVQA's option_A..D; none is fine. `where` names the item in errors.
+std::vector<std::string> read_options(const nlohmann::json& item, const std::string& where);
 
 }  // namespace medvqa

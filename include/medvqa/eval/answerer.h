@@ -24,8 +24,10 @@ class Answerer {
   explicit Answerer(const Config& config);
 
   // The generation prompt of one question exactly as training built it (chat template, image
-  // placeholders, data.question_form and data.max_seq_len); `source` names it in errors.
-  std::vector<int64_t> prompt_ids(const std::string& question, const std::string& source) const;
+  // placeholders, data.question_form with the options given and data.max_seq_len); `source` names
+  // it in errors.
+  std::vector<int64_t> prompt_ids(const std::string& question, const std::vector<std::string>& options,
+                                  const std::string& source) const;
   // The projected features [B, N, hidden] of pixels [B, 3, H, W] on the model's device; blind
   // zeroes them (the blind baseline).
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
