@@ -17,6 +17,26 @@ int sequence_length(uint8_t lead) {
 
 bool is_continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
+// Whether b may follow `lead` as the second byte: its range rules out overlong forms, surrogates and
+// code points > U+10FFFF.
+bool valid_second(uint8_t lead, uint8_t b) {
+  if (lead == 0xE0) return b >= 0xA0 && b <= 0xBF;
+  if (lead == 0xED) return b >= 0x80 && b <= 0x9F;
+  if (lead == 0xF0) return b >= 0x90 && b <= 0xBF;
+  if (lead == 0xF4) return b >= 0x80 && b <= 0x8F;
+  return is_continuation(b);
+}
+
+// Bytes of the invalid sequence at the start of s (n > 0): the maximal prefix of a well-formed
+// sequence (a lead and the continuation bytes that fit it), or the one byte that opens none.
+size_t invalid_length(const uint8_t* s, size_t n) {
+  const int len = sequence_length(s[0]);
+  size_t k = 1;
+  while (len > 1 && k < static_cast<size_t>(len) && k < n && (k == 1 ? valid_second(s[0], s[1]) : is_continuation(s[k])))
+    ++k;
+  return k;
+}
+
 }  // namespace
 
 size_t find_invalid_utf8(std::string_view text) {
@@ -31,12 +51,7 @@ size_t find_invalid_utf8(std::string_view text) {
     const int len = sequence_length(s[i]);
     if (len == 0 || i + len > n) return i;
     for (int k = 1; k < len; ++k)
-      if (!is_continuation(s[i + k])) return i;
-    // The second byte's range rules out overlong forms, surrogates and code points > U+10FFFF.
-    const uint8_t b1 = s[i + 1];
-    if ((s[i] == 0xE0 && b1 < 0xA0) || (s[i] == 0xED && b1 > 0x9F) || (s[i] == 0xF0 && b1 < 0x90) ||
-        (s[i] == 0xF4 && b1 > 0x8F))
-      return i;
+      if (k == 1 ? !valid_second(s[i], s[i + 1]) : !is_continuation(s[i + k])) return i;
     i += len;
   }
   return std::string_view::npos;
@@ -57,8 +72,10 @@ size_t utf8_complete_prefix(std::string_view bytes) {
 
 std::string replace_invalid_utf8(std::string_view text) {
   std::string out;
-  for (size_t bad; (bad = find_invalid_utf8(text)) != std::string_view::npos; text.remove_prefix(bad + 1))
+  for (size_t bad; (bad = find_invalid_utf8(text)) != std::string_view::npos;) {
     out.append(text.substr(0, bad)).append("\xEF\xBF\xBD");
+    text.remove_prefix(bad + invalid_length(reinterpret_cast<const uint8_t*>(text.data()) + bad, text.size() - bad));
+  }
   return out.append(text);
 }
 

@@ -31,5 +31,16 @@ TEST(Utf8, CompletePrefixStopsBeforeAnOpenCharacter) {
 
 TEST(Utf8, ReplaceInvalidBytesLikePythonsReplace) {
   EXPECT_EQ(medvqa::replace_invalid_utf8("ok \xC3\xA9"), "ok \xC3\xA9");
-  EXPECT_EQ(medvqa::replace_invalid_utf8("a\xFF" "b\xE5\xBF"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+  // Python: b"a\xffb\xe5\xbf".decode("utf-8", "replace") == "a\ufffdb\ufffd": a truncated sequence is one.
+  EXPECT_EQ(medvqa::replace_invalid_utf8("a\xFF" "b\xE5\xBF"), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  // Each case: the number of U+FFFD Python's decode(errors="replace") gives (and the valid rest).
+  const std::string r = "\xEF\xBF\xBD";
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xE0\x80\x80"), r + r + r);  // overlong: E0 takes A0..BF second
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xED\xA0\x80"), r + r + r);  // a surrogate
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xF0\x9F\x98"), r);          // an emoji cut short
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xF4\x90\x80\x80"), r + r + r + r);  // above U+10FFFF
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xC0\xAF"), r + r);
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xE2\x82" "A"), r + "A");
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\x80\x80"), r + r);
+  EXPECT_EQ(medvqa::replace_invalid_utf8("\xF0\x9F\x98\x80\xF0"), "\xF0\x9F\x98\x80" + r);
 }

@@ -16,8 +16,9 @@ size_t find_invalid_utf8(std::string_view text);
 // waiting for continuation bytes. Invalid bytes count as complete: they never hold output back.
 size_t utf8_complete_prefix(std::string_view bytes);
 
-// `text` with each invalid byte replaced by U+FFFD, as Python's decode(errors="replace") shows
-// model output that ends inside a character or strings byte tokens together at random.
+// `text` with each invalid sequence replaced by one U+FFFD, as Python's decode(errors="replace")
+// shows model output that ends inside a character or strings byte tokens together at random: the
+// maximal prefix of a well-formed sequence is one replacement, any other bad byte one each.
 std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace medvqa
