@@ -231,7 +231,7 @@ def test_bf16_autocast_loss_curve_matches_pytorch_autocast(demo, run, tmp_path):
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        theirs.append(float(loss))
+        theirs.append(float(loss.detach()))
     ours = curves["bf16"]
     rel = [abs(a - b) / abs(b) for a, b in zip(ours, theirs)]
     print(f"loss medvqa {[round(x, 5) for x in ours]}\nloss PyTorch {[round(x, 5) for x in theirs]}\n"
