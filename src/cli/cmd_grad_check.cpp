@@ -8,50 +8,39 @@
 
 #include "medvqa/cli/commands.h"
 #include "medvqa/config/loader.h"
-#include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/io/safetensors.h"
-#include "medvqa/models/registry.h"
-#include "medvqa/text/tokenizer.h"
+#include "medvqa/train/trainer.h"
 #include "medvqa/vision/batch.h"
 
 namespace medvqa::cli {
 namespace {
 
 void run_grad_check(const Config& config, const std::string& out) {
-  MEDVQA_CHECK(config.train.stage == "align" || config.train.stage == "lora", "train.stage: expected align or lora, got '",
-               config.train.stage, "'");
-  // The trainer's order: threads, seed, then the model (a fresh LoRA's A draws from the seed).
-  set_threads(static_cast<int>(config.model.threads));
-  torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-  auto tokenizer = load_model_tokenizer(config.model);
-  BuiltModel built = build_model(config.model, config.train.stage);
-  VqaModel model = built.model;
-
+  // The trainer's setup (seed, model, trainable dtypes, autocast), then one micro-batch of the
+  // first train.batch_size training items in order, with no update.
+  Trainer trainer(config);
   std::vector<VqaItem> kept;
-  std::vector<Sample> samples = build_samples(*tokenizer, load_items(config.data, "train"),
-                                              prompt_options(config, model->image_tokens()), config.data, true, kept);
+  std::vector<Sample> samples =
+      build_samples(trainer.tokenizer(), load_items(config.data, "train"), trainer.prompt(), config.data, true, kept);
   MEDVQA_CHECK(!samples.empty(), "grad-check: the training split of ", config.data.root, " has no usable item");
   samples.resize(std::min<size_t>(samples.size(), static_cast<size_t>(config.train.batch_size)));
   std::vector<std::string> paths;
   for (size_t i = 0; i < samples.size(); ++i) paths.push_back(kept[i].image);
   Batch b = collate(samples, vision::preprocess_files(paths, image_options(config), static_cast<int>(config.data.workers)),
                     config.model.pad_token_id);
-
-  // The trainer's step with one micro-batch: summed token loss over the step's label count.
-  model->train();
-  model->vision->eval();
-  const c10::Device device = built.device;
-  LossSum l = model->loss(model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, device));
-  at::Tensor loss = l.sum / static_cast<double>(std::max<int64_t>(1, l.tokens));
-  loss.backward();
+  int64_t label_tokens = 0;
+  for (const auto& s : samples)
+    for (size_t i = 1; i < s.labels.size(); ++i) label_tokens += s.labels[i] != kIgnoreIndex ? 1 : 0;
+  LossSum l = trainer.accumulate(b, static_cast<double>(std::max<int64_t>(1, label_tokens)), false);
+  at::Tensor loss = l.sum.detach() / static_cast<double>(std::max<int64_t>(1, l.tokens));
 
   std::vector<std::pair<std::string, at::Tensor>> tensors{
       {"batch.input_ids", b.input_ids}, {"batch.labels", b.labels}, {"batch.attention_mask", b.attention_mask},
-      {"batch.pixels", b.pixels},       {"loss", loss.detach().cpu()}};
-  for (const auto& [name, p] : trainable_parameters(model)) {
+      {"batch.pixels", b.pixels},       {"loss", loss.cpu()}};
+  for (const auto& [name, p] : trainer.trainable()) {
     MEDVQA_CHECK(p.grad().defined(), "grad-check: ", name, " received no gradient");
     tensors.emplace_back("weight." + name, p.detach().cpu());
     tensors.emplace_back("grad." + name, p.grad().cpu());

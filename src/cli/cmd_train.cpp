@@ -2,6 +2,7 @@
 // train.stage; with N > 1 (and no launcher environment yet) it starts N local data-parallel ranks.
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "medvqa/cli/commands.h"
@@ -24,6 +25,11 @@ void add_train(CLI::App& app) {
     Config config = load_config(*path, *overrides);  // config errors are reported once, before any rank starts
     launch_if_requested(*nproc, static_cast<double>(config.train.dist_timeout_s));
     TrainSummary s = train(config);
+    if (s.stop_signal) {
+      // Stopped by SIGTERM/SIGINT after its checkpoint: the shell's convention for a signal.
+      std::cout.flush();
+      std::exit(128 + s.stop_signal);
+    }
     nlohmann::json out{{"steps", s.steps}, {"loss", s.last_loss}, {"val_loss", s.val_loss}, {"run_dir", s.run_dir}};
     if (s.rank == 0) std::cout << out.dump() << "\n";
   });

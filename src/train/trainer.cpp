@@ -111,229 +111,298 @@ void seed_rank(int64_t seed, int rank, int64_t step) {
 
 }  // namespace
 
-TrainSummary train(const Config& user_config) {
-  // The process group comes first: it decides the device of this rank and who logs.
-  Config config = user_config;
-  const TrainConfig& tc = config.train;
-  RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(tc.dist_timeout_s));
-  config.model.device = rank.plan.device;
-  ProcessGroup& pg = *rank.pg;
-  const bool rank0 = pg.rank() == 0;
-  torch::manual_seed(static_cast<uint64_t>(tc.seed));
-  if (rank0) {
-    fs::create_directories(tc.out_dir);
-    write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(config));
-  }
+struct Trainer::Impl {
+  Config config;
+  RankContext rank;
+  std::unique_ptr<Tokenizer> tokenizer;
+  bool autocast = false;
+  BuiltModel built;
+  PromptOptions prompt;
+  Data train_data, val_data;  // validation: rank 0's job, loaded by run()
+  std::vector<std::pair<std::string, at::Tensor>> trainable;
+  std::vector<at::Tensor> params;
+  std::unique_ptr<GradBuckets> grad_sync;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<double> peak_lr;
+  TrainState state;
+  std::string resumed_from;
+  int64_t total = 0;
 
-  auto tokenizer = load_model_tokenizer(config.model);
+  // The loop's record. Inside a step nothing waits for the device: each step's loss sum stays there
+  // until a step that reads (logging, validation, checkpoint, the end) reads the window at once;
+  // the gradient norm, identical on every rank after the all-reduce, marks the first non-finite
+  // step there too.
+  Curve train_curve, val_curve;
+  std::ofstream metrics;
+  std::vector<at::Tensor> window_losses;  // per step since the last read: this rank's summed loss [1]
+  std::vector<double> window_tokens;      // per step: the global label-token count
+  double window_samples = 0, window_seq_tokens = 0;
+  at::Tensor grad_norm_t, first_bad;
+  double loss = std::nan(""), grad_norm = std::nan("");
+  int64_t samples_seen = 0, tokens_seen = 0;
+  std::chrono::steady_clock::time_point t_start;
+
+  ProcessGroup& pg() { return *rank.pg; }
+  bool rank0() const { return rank.pg->rank() == 0; }
+  const TrainConfig& tc() const { return config.train; }
+  c10::Device device() const { return built.device; }
+};
+
+Trainer::Trainer(const Config& user_config) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.config = user_config;
+  const TrainConfig& tc = m.config.train;
+  MEDVQA_CHECK(tc.stage == "align" || tc.stage == "lora", "train.stage: expected align or lora, got '", tc.stage, "'");
+  // The process group comes first: it decides the device of this rank, its threads and who logs.
+  m.rank = start_rank(m.config.model.device, m.config.model.threads, std::chrono::seconds(tc.dist_timeout_s));
+  m.config.model.device = m.rank.plan.device;
+  torch::manual_seed(static_cast<uint64_t>(tc.seed));  // before the model: a fresh LoRA's A draws from it
+  m.tokenizer = load_model_tokenizer(m.config.model);
   // Mixed precision: the trainable weights (so AdamW's states) are fp32 masters, built and loaded
   // in fp32; the frozen towers keep model.dtype and forward + loss run under bf16 autocast.
-  const bool autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && parse_device(config.model.device).is_cuda());
-  BuiltModel built = build_model(config.model, tc.stage, autocast ? std::optional(c10::kFloat) : std::nullopt);
-  VqaModel model = built.model;
-  const PromptOptions prompt = prompt_options(config, model->image_tokens());
-  Data train_data = make_loader(config, *tokenizer, prompt, "train", true, tc.batch_size, &pg);
-  Data val_data;  // the validation loss is rank 0's job
-  if (rank0 && config.data.format == "omnimedvqa" && config.data.split[1] > 0)
-    val_data = make_loader(config, *tokenizer, prompt, "val", false, tc.batch_size, nullptr);
-  DataLoader& loader = *train_data.loader;
+  m.autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && parse_device(m.config.model.device).is_cuda());
+  m.built = build_model(m.config.model, tc.stage, m.autocast ? std::optional(c10::kFloat) : std::nullopt);
+  VqaModel& model = m.built.model;
+  m.prompt = prompt_options(m.config, model->image_tokens());
+  m.train_data = make_loader(m.config, *m.tokenizer, m.prompt, "train", true, tc.batch_size, &m.pg());
+
+  m.trainable = trainable_parameters(model);
+  for (const auto& [name, p] : m.trainable) m.params.push_back(p);
+  broadcast_parameters(m.pg(), m.params);
+  seed_rank(tc.seed, m.pg().rank(), 0);
+  m.grad_sync = std::make_unique<GradBuckets>(m.pg(), m.params, tc.dist_bucket_mb);
   // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
   std::vector<at::Tensor> projector_params, other_params;
-  auto trainable = trainable_parameters(model);
-  std::vector<at::Tensor> params;
-  for (const auto& [name, p] : trainable) params.push_back(p);
-  broadcast_parameters(pg, params);
-  seed_rank(tc.seed, pg.rank(), 0);
-  GradBuckets grad_sync(pg, params, tc.dist_bucket_mb);
-  for (const auto& [name, p] : trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
-  double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
+  for (const auto& [name, p] : m.trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
+  const double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(projector_params, std::make_unique<torch::optim::AdamWOptions>(projector_lr));
   if (!other_params.empty()) groups.emplace_back(other_params, std::make_unique<torch::optim::AdamWOptions>(tc.lr));
   for (auto& g : groups) static_cast<torch::optim::AdamWOptions&>(g.options()).weight_decay(tc.weight_decay);
-  torch::optim::AdamW optimizer(std::move(groups));
-  std::vector<double> peak_lr{projector_lr, tc.lr};
-  Checkpointable ckpt{trainable, &optimizer};
+  m.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  m.peak_lr = {projector_lr, tc.lr};
 
-  std::string metrics_path = (fs::path(tc.out_dir) / "metrics.jsonl").string();
-  Curve train_curve, val_curve;
-  TrainState state;
-  std::string resume = tc.resume.empty() ? "" : resolve_checkpoint(tc.resume, tc.out_dir);
-  if (!resume.empty()) {
-    state = load_checkpoint(resume, ckpt, pg.rank(), built.device);
+  DataLoader& loader = *m.train_data.loader;
+  m.resumed_from = tc.resume.empty() ? "" : resolve_checkpoint(tc.resume, tc.out_dir);
+  if (!m.resumed_from.empty()) {
+    m.state = load_checkpoint(m.resumed_from, {m.trainable, m.optimizer.get()}, m.pg().rank(), m.device());
     auto restored = [&](const char* kind) {
-      return std::find(state.rng_restored.begin(), state.rng_restored.end(), kind) != state.rng_restored.end();
+      return std::find(m.state.rng_restored.begin(), m.state.rng_restored.end(), kind) != m.state.rng_restored.end();
     };
-    if (!restored("cpu")) seed_rank(tc.seed, pg.rank(), state.step);  // the writer had fewer ranks
-    if (built.device.is_cuda() && !restored("cuda"))
-      log_warn("train: ", resume, " holds no CUDA generator state for rank ", pg.rank(),
+    if (!restored("cpu")) seed_rank(tc.seed, m.pg().rank(), m.state.step);  // the writer had fewer ranks
+    if (m.device().is_cuda() && !restored("cuda"))
+      log_warn("train: ", m.resumed_from, " holds no CUDA generator state for rank ", m.pg().rank(),
                " (written on another device or world size): dropout masks on the GPU do not continue the saved stream");
-    loader.set_position(state.data);
-    log_info("train: resumed from ", resume, " at step ", state.step, " (epoch ", state.data.epoch, ", sample ",
-             state.data.sample, ")");
+    loader.set_position(m.state.data);
+    log_info("train: resumed from ", m.resumed_from, " at step ", m.state.step, " (epoch ", m.state.data.epoch,
+             ", sample ", m.state.data.sample, ")");
   }
   // With epochs deciding, the run ends where the data does, whatever the world size was so far.
-  int64_t total = tc.max_steps > 0 ? tc.max_steps : state.step + loader.batches_before_epoch(tc.epochs) / tc.grad_accum;
-  MEDVQA_CHECK(total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
+  m.total = tc.max_steps > 0 ? tc.max_steps : m.state.step + loader.batches_before_epoch(tc.epochs) / tc.grad_accum;
+  MEDVQA_CHECK(m.total > 0, "train: no optimizer step fits: ", loader.batches_per_epoch(), " batches per epoch, grad_accum ",
                tc.grad_accum);
-  std::ofstream metrics;
-  if (rank0) {
-    reload_metrics(metrics_path, resume.empty() ? -1 : state.step, train_curve, val_curve);
-    metrics.open(metrics_path, std::ios::app);
-    if (resume.empty())
-      metrics << json{{"step", 0}, {"train_items", train_data.items}, {"truncated_items", train_data.truncated}}.dump()
-              << "\n" << std::flush;
-  }
+  m.first_bad = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(m.device()));
+  model->train();
+  model->vision->eval();
+}
 
+Trainer::~Trainer() = default;
+
+VqaModel& Trainer::model() { return impl_->built.model; }
+const Tokenizer& Trainer::tokenizer() const { return *impl_->tokenizer; }
+const PromptOptions& Trainer::prompt() const { return impl_->prompt; }
+const Config& Trainer::config() const { return impl_->config; }
+const std::vector<std::pair<std::string, at::Tensor>>& Trainer::trainable() const { return impl_->trainable; }
+
+LossSum Trainer::accumulate(const Batch& b, double label_tokens, bool last_micro_batch) {
+  Impl& m = *impl_;
+  LossSum l;
+  {
+    LossBatch lb = m.built.model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, m.device());
+    AutocastGuard guard(m.device().type(), m.autocast, c10::kBFloat16);
+    l = m.built.model->loss(lb);
+  }
+  // Only the step's last backward communicates: each gradient bucket starts its all-reduce in it
+  // as soon as its gradients are final.
+  if (last_micro_batch) m.grad_sync->arm();
+  (l.sum / label_tokens).backward();
+  return l;
+}
+
+void Trainer::step() {
+  Impl& m = *impl_;
+  const TrainConfig& tc = m.tc();
+  DataLoader& loader = *m.train_data.loader;
+  for (size_t g = 0; g < m.optimizer->param_groups().size(); ++g)
+    m.optimizer->param_groups()[g].options().set_lr(m.peak_lr[g] * lr_factor(m.state.step, m.total, tc.warmup_ratio));
+  // The loss of the step is divided by the label tokens of all its micro-batches on all ranks.
+  double local_tokens = 0;
+  for (int64_t k = 0; k < tc.grad_accum; ++k) local_tokens += static_cast<double>(loader.label_tokens_ahead(k));
+  const double step_tokens = std::max(1.0, m.pg().sum_values({local_tokens})[0]);
+  at::Tensor step_loss = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(m.device()));
+  for (int64_t k = 0; k < tc.grad_accum; ++k) {
+    Batch b = loader.next();
+    if (b.indices.empty()) continue;  // this rank's slice of the epoch's last, partial global batch
+    step_loss += accumulate(b, step_tokens, k + 1 == tc.grad_accum).sum.detach();
+    m.window_samples += static_cast<double>(b.input_ids.size(0));
+    m.window_seq_tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());  // a host tensor
+  }
+  m.grad_sync->finish();
+  m.grad_norm_t = clip_grad_norm(m.params, tc.grad_clip);
+  m.first_bad = torch::where(m.first_bad.eq(0).logical_and(m.grad_norm_t.isfinite().logical_not()), m.state.step + 1,
+                             m.first_bad);
+  m.optimizer->step();
+  m.optimizer->zero_grad();
+  m.state.step += 1;
+  m.state.data = loader.position();
+  m.window_losses.push_back(step_loss);
+  m.window_tokens.push_back(step_tokens);
+}
+
+// The steps since the last read: their losses summed over ranks in one collective, checked, added
+// to the curve; the counts summed over ranks.
+void Trainer::read_window() {
+  Impl& m = *impl_;
+  std::vector<at::Tensor> sums{torch::cat(m.window_losses)};
+  m.pg().all_reduce_sum(sums);
+  at::Tensor host = sums[0].to(torch::kDouble).cpu();
+  const int64_t bad = m.first_bad.item<int64_t>();
+  for (size_t i = 0; i < m.window_losses.size(); ++i) {
+    const double value = host[static_cast<int64_t>(i)].item<double>() / m.window_tokens[i];
+    const int64_t step = m.state.step - static_cast<int64_t>(m.window_losses.size() - 1 - i);
+    if (!std::isfinite(value) || (bad > 0 && bad <= step)) {
+      const std::string good = resolve_checkpoint("auto", m.tc().out_dir);
+      MEDVQA_FAIL("train: ", std::isfinite(value) ? "gradient norm" : "loss", " is not finite at step ",
+                  std::isfinite(value) ? bad : step, "; stopping. ",
+                  good.empty() ? "No checkpoint was written yet" : "The last good checkpoint is " + good,
+                  " (lower train.lr or check the data and the weights)");
+    }
+    m.train_curve.emplace_back(static_cast<double>(step), value);
+    m.loss = value;
+  }
+  m.grad_norm = m.grad_norm_t.item<double>();
+  auto totals = m.pg().sum_values({m.window_samples, m.window_seq_tokens});
+  m.samples_seen += static_cast<int64_t>(totals[0]);
+  m.tokens_seen += static_cast<int64_t>(totals[1]);
+  m.window_losses.clear();
+  m.window_tokens.clear();
+  m.window_samples = m.window_seq_tokens = 0;
+}
+
+double Trainer::validate() {
+  Impl& m = *impl_;
+  double loss = -1;
+  if (m.val_data.loader) {
+    loss = validation_loss(m.built.model, *m.val_data.loader, m.device(), m.autocast);
+    m.val_curve.emplace_back(m.state.step, loss);
+    m.metrics << json{{"step", m.state.step}, {"val_loss", loss}}.dump() << "\n" << std::flush;
+    log_info("train: step ", m.state.step, " validation loss ", loss);
+  }
+  m.pg().barrier();
+  return loss;
+}
+
+std::string Trainer::save() {
+  Impl& m = *impl_;
+  m.state.rng = gather_rng_states(m.pg(), m.device());
+  std::string path;
+  if (m.rank0()) {
+    path = save_checkpoint(m.tc().out_dir, {m.trainable, m.optimizer.get()}, m.state, m.tc().keep_last);
+    write_file_atomic((fs::path(m.tc().out_dir) / "loss_curve.png").string(),
+                      vision::loss_curve_png(m.train_curve, m.val_curve, "medvqa " + m.tc().stage + ": loss per optimizer step"));
+  }
+  m.pg().barrier();  // no rank runs ahead of (or exits before) a checkpoint that is still being written
+  return path;
+}
+
+TrainSummary Trainer::run() {
+  Impl& m = *impl_;
+  const TrainConfig& tc = m.tc();
+  ProcessGroup& pg = m.pg();
+  const std::string metrics_path = (fs::path(tc.out_dir) / "metrics.jsonl").string();
+  if (m.rank0() && m.config.data.format == "omnimedvqa" && m.config.data.split[1] > 0)
+    m.val_data = make_loader(m.config, *m.tokenizer, m.prompt, "val", false, tc.batch_size, nullptr);
+  if (m.rank0()) {
+    fs::create_directories(tc.out_dir);
+    write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(m.config));
+    reload_metrics(metrics_path, m.resumed_from.empty() ? -1 : m.state.step, m.train_curve, m.val_curve);
+    m.metrics.open(metrics_path, std::ios::app);
+    if (m.resumed_from.empty())
+      m.metrics << json{{"step", 0}, {"train_items", m.train_data.items}, {"truncated_items", m.train_data.truncated}}.dump()
+                << "\n" << std::flush;
+  }
   int64_t n_params = 0;
-  for (const auto& [name, p] : trainable) n_params += p.numel();
-  log_info("train: stage ", tc.stage, ", ", train_data.items, " training items, ", total, " steps of ",
+  for (const auto& [name, p] : m.trainable) n_params += p.numel();
+  log_info("train: stage ", tc.stage, ", ", m.train_data.items, " training items, ", m.total, " steps of ",
            tc.batch_size * tc.grad_accum * pg.world_size(), " samples (", pg.world_size(), " ranks), ", n_params,
-           " trainable parameters, ", grad_sync.buckets(), " gradient buckets");
+           " trainable parameters, ", m.grad_sync->buckets(), " gradient buckets");
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
 
-  model->train();
-  model->vision->eval();
-  auto t_start = std::chrono::steady_clock::now();
-  int64_t samples_seen = 0, tokens_seen = 0;
-  std::optional<Progress> progress;  // rank 0's
-  if (rank0) progress.emplace("train: stage " + tc.stage, total, "steps", state.step);
   TrainSummary summary;
   summary.run_dir = tc.out_dir;
-  const c10::Device device = built.device;
-  // Inside a step nothing waits for the device: each step's loss sum stays there until a step
-  // that reads (logging, validation, checkpoint, the end) reads the window at once; the gradient
-  // norm, identical on every rank after the all-reduce, marks the first non-finite step there too.
-  std::vector<at::Tensor> window_losses;  // per step since the last read: summed loss of this rank [1]
-  std::vector<double> window_tokens;      // per step: the global label-token count
-  double window_samples = 0, window_seq_tokens = 0;
-  at::Tensor grad_norm_t, first_bad = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  double loss = std::nan(""), grad_norm = std::nan("");
-  while (state.step < total) {
-    for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
-      optimizer.param_groups()[g].options().set_lr(peak_lr[g] * lr_factor(state.step, total, tc.warmup_ratio));
-    // The loss of the step is divided by the label tokens of all its micro-batches on all ranks.
-    double local_tokens = 0;
-    for (int64_t k = 0; k < tc.grad_accum; ++k) local_tokens += static_cast<double>(loader.label_tokens_ahead(k));
-    const double step_tokens = std::max(1.0, pg.sum_values({local_tokens})[0]);
-    at::Tensor step_loss = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device));
-    for (int64_t k = 0; k < tc.grad_accum; ++k) {
-      Batch b = loader.next();
-      if (b.indices.empty()) continue;  // this rank's slice of the epoch's last, partial global batch
-      LossSum l;
-      {
-        LossBatch lb = model->loss_batch(b.input_ids, b.attention_mask, b.labels, b.pixels, device);
-        AutocastGuard guard(device.type(), autocast, c10::kBFloat16);
-        l = model->loss(lb);
-      }
-      // Only the step's last backward communicates: each gradient bucket starts its all-reduce in
-      // it as soon as its gradients are final.
-      if (k + 1 == tc.grad_accum) grad_sync.arm();
-      (l.sum / step_tokens).backward();
-      step_loss += l.sum.detach();
-      window_samples += static_cast<double>(b.input_ids.size(0));
-      window_seq_tokens += static_cast<double>(b.attention_mask.sum().item<int64_t>());  // a host tensor
-    }
-    grad_sync.finish();
-    grad_norm_t = clip_grad_norm(params, tc.grad_clip);
-    first_bad = torch::where(first_bad.eq(0).logical_and(grad_norm_t.isfinite().logical_not()), state.step + 1, first_bad);
-    optimizer.step();
-    optimizer.zero_grad();
-    state.step += 1;
-    state.data = loader.position();
-    window_losses.push_back(step_loss);
-    window_tokens.push_back(step_tokens);
+  summary.rank = pg.rank();
+  std::optional<Progress> progress;  // rank 0's
+  if (m.rank0()) progress.emplace("train: stage " + tc.stage, m.total, "steps", m.state.step);
+  m.t_start = std::chrono::steady_clock::now();
+  while (m.state.step < m.total) {
+    step();
     // A stop signal any rank received, through the host group, so that all ranks stop at this step.
     const bool any_signal = pg.sum_values({g_stop_signal.load() ? 1.0 : 0.0})[0] > 0;
-    int sig = any_signal ? (g_stop_signal.load() ? g_stop_signal.load() : SIGTERM) : 0;
-
-    const bool last = state.step == total;
-    const bool log_step = state.step % tc.log_every == 0;
-    const bool val_step = (tc.val_every > 0 && state.step % tc.val_every == 0) || last;
-    const bool save_step = (tc.save_every > 0 && state.step % tc.save_every == 0) || last || sig;
+    const int sig = any_signal ? (g_stop_signal.load() ? g_stop_signal.load() : SIGTERM) : 0;
+    const bool last = m.state.step == m.total;
+    const bool log_step = m.state.step % tc.log_every == 0 || last;
+    const bool val_step = (tc.val_every > 0 && m.state.step % tc.val_every == 0) || last;
+    const bool save_step = (tc.save_every > 0 && m.state.step % tc.save_every == 0) || last || sig;
     if (log_step || val_step || save_step) {
-      // The window's losses summed over ranks in one collective of the device's backend, then read.
-      std::vector<at::Tensor> sums{torch::cat(window_losses)};
-      pg.all_reduce_sum(sums);
-      at::Tensor host = sums[0].to(torch::kDouble).cpu();
-      const int64_t bad = first_bad.item<int64_t>();
-      for (size_t i = 0; i < window_losses.size(); ++i) {
-        const double step_loss_value = host[static_cast<int64_t>(i)].item<double>() / window_tokens[i];
-        const int64_t step = state.step - static_cast<int64_t>(window_losses.size() - 1 - i);
-        if (!std::isfinite(step_loss_value) || (bad > 0 && bad <= step)) {
-          const std::string good = resolve_checkpoint("auto", tc.out_dir);
-          MEDVQA_FAIL("train: ", std::isfinite(step_loss_value) ? "gradient norm" : "loss", " is not finite at step ",
-                      std::isfinite(step_loss_value) ? bad : step, "; stopping. ",
-                      good.empty() ? "No checkpoint was written yet" : "The last good checkpoint is " + good,
-                      " (lower train.lr or check the data and the weights)");
-        }
-        train_curve.emplace_back(static_cast<double>(step), step_loss_value);
-        loss = step_loss_value;
-      }
-      grad_norm = grad_norm_t.item<double>();
-      auto totals = pg.sum_values({window_samples, window_seq_tokens});
-      samples_seen += static_cast<int64_t>(totals[0]);
-      tokens_seen += static_cast<int64_t>(totals[1]);
-      window_losses.clear();
-      window_tokens.clear();
-      window_samples = window_seq_tokens = 0;
-      summary.last_loss = loss;
+      read_window();
+      summary.last_loss = m.loss;
     }
-
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    if (rank0 && (log_step || last)) {
-      json m{{"step", state.step}, {"loss", loss}, {"lr", optimizer.param_groups().back().options().get_lr()},
-             {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed}, {"tokens_per_s", tokens_seen / elapsed}};
-      if (pg.distributed()) m["exposed_comm_share"] = grad_sync.exposed_comm_seconds() / elapsed;
-      metrics << m.dump() << "\n" << std::flush;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.t_start).count();
+    const double lr = m.optimizer->param_groups().back().options().get_lr();
+    if (m.rank0() && log_step) {
+      json line{{"step", m.state.step}, {"loss", m.loss}, {"lr", lr}, {"grad_norm", m.grad_norm},
+                {"samples_per_s", m.samples_seen / elapsed}, {"tokens_per_s", m.tokens_seen / elapsed}};
+      if (pg.distributed()) line["exposed_comm_share"] = m.grad_sync->exposed_comm_seconds() / elapsed;
+      m.metrics << line.dump() << "\n" << std::flush;
     }
     if (progress) {
       char note[128];
-      std::snprintf(note, sizeof note, "loss %.4g, lr %.3g, grad-norm %.3g, %.3g samples/s", loss,
-                    optimizer.param_groups().back().options().get_lr(), grad_norm, samples_seen / elapsed);
+      std::snprintf(note, sizeof note, "loss %.4g, lr %.3g, grad-norm %.3g, %.3g samples/s", m.loss, lr, m.grad_norm,
+                    m.samples_seen / elapsed);
       progress->advance(1, note);
     }
     if (val_step) {
-      if (val_data.loader) {
-        summary.val_loss = validation_loss(model, *val_data.loader, device, autocast);
-        val_curve.emplace_back(state.step, summary.val_loss);
-        metrics << json{{"step", state.step}, {"val_loss", summary.val_loss}}.dump() << "\n" << std::flush;
-        log_info("train: step ", state.step, " validation loss ", summary.val_loss);
-      }
-      pg.barrier();
+      const double val = validate();
+      if (val >= 0) summary.val_loss = val;
     }
     if (save_step) {
-      state.rng = gather_rng_states(pg, device);
-      std::string path;
-      if (rank0) {
-        path = save_checkpoint(tc.out_dir, ckpt, state, tc.keep_last);
-        write_file_atomic((fs::path(tc.out_dir) / "loss_curve.png").string(),
-                          vision::loss_curve_png(train_curve, val_curve, "medvqa " + tc.stage + ": loss per optimizer step"));
-      }
-      pg.barrier();  // no rank runs ahead of (or exits before) a checkpoint that is still being written
+      const std::string path = save();
       if (sig) {
-        if (rank0) log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
-        std::exit(128 + sig);
+        if (m.rank0()) log_warn("train: signal ", sig, ": checkpoint ", path, " written; resume with train.resume=auto");
+        summary.steps = m.state.step;
+        summary.stop_signal = sig;
+        return summary;
       }
     }
   }
-  check_parameters_in_sync(pg, trainable);
+  check_parameters_in_sync(pg, m.trainable);
   if (pg.distributed()) log_info("dist: trainable weights identical on all ", pg.world_size(), " ranks");
   fs::path final_dir = fs::path(tc.out_dir) / "final";
-  if (rank0) {
+  if (m.rank0()) {
     fs::create_directories(final_dir);
-    save_projector(model, (final_dir / "projector.safetensors").string());
-    if (built.adapter.lora.r > 0) save_peft_adapter(*model->llm, built.adapter, (final_dir / "adapter").string());
-    write_file_atomic((final_dir / "config.yaml").string(), to_yaml(config));
+    save_projector(m.built.model, (final_dir / "projector.safetensors").string());
+    if (m.built.adapter.lora.r > 0) save_peft_adapter(*m.built.model->llm, m.built.adapter, (final_dir / "adapter").string());
+    write_file_atomic((final_dir / "config.yaml").string(), to_yaml(m.config));
   }
   pg.barrier();
-  summary.steps = state.step;
-  summary.rank = pg.rank();
+  summary.steps = m.state.step;
   if (progress) progress->finish();
-  log_info("train: done, ", state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
+  log_info("train: done, ", m.state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
            (fs::path(tc.out_dir) / "loss_curve.png").string());
   return summary;
 }
+
+TrainSummary train(const Config& config) { return Trainer(config).run(); }
 
 }  // namespace medvqa
