@@ -1,6 +1,6 @@
 # medvqa_module(NAME SOURCES a.cpp ... DEPS lib ... [TORCH_PCH]): a static library medvqa_NAME
 # The modules of DESIGN.md in dependency order; src/ and tests/ add the folders that exist.
-set(MEDVQA_MODULES core config io text vision dist models data train eval)
+set(MEDVQA_MODULES core config io text vision plot dist models data train eval)
 # with the public headers, our warning flags and, for TUs that include <torch/torch.h>, the shared
 # precompiled header.
 add_library(medvqa_warnings INTERFACE)

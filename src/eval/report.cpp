@@ -7,7 +7,7 @@
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/io/atomic_file.h"
-#include "medvqa/vision/figure.h"
+#include "medvqa/plot/figure.h"
 
 namespace medvqa {
 namespace {
@@ -204,22 +204,22 @@ std::string write_report(const std::string& dir, const ordered_json& metrics, co
                          const ReportOptions& options) {
   const fs::path out(dir), pictures = out / "report";
   fs::create_directories(pictures);
-  std::vector<vision::Bar> bars;
+  std::vector<plot::Bar> bars;
   for (const auto& [name, g] : metrics["by_modality"].items()) {
-    vision::Bar b;
+    plot::Bar b;
     b.label = name;
     b.value = g["open_accuracy"].get<double>();
     b.note = "n=" + std::to_string(g["n"].get<size_t>());
     bars.push_back(b);
   }
   const std::string chart = "report/accuracy_by_modality.png";
-  write_file_atomic((out / chart).string(), vision::bar_chart_png(bars, "open-ended accuracy by modality"));
+  write_file_atomic((out / chart).string(), plot::bar_chart_png(bars, "open-ended accuracy by modality"));
   std::vector<Example> examples = pick_examples(predictions, options.examples);
   for (size_t i = 0; i < examples.size(); ++i) {
     const std::string image = examples[i].line->value("image", "");
     const std::string name = "report/example_" + std::to_string(i + 1) + ".png";
     try {
-      write_file_atomic((out / name).string(), vision::thumbnail_png(image, options.thumbnail_side));
+      write_file_atomic((out / name).string(), plot::thumbnail_png(image, options.thumbnail_side));
       examples[i].picture = name;
     } catch (const Error& e) {
       // The report still helps without one picture (the image may have moved since the run).

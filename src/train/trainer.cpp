@@ -27,14 +27,14 @@
 #include "medvqa/train/checkpoint.h"
 #include "medvqa/train/grad_norm.h"
 #include "medvqa/train/schedule.h"
-#include "medvqa/vision/figure.h"
+#include "medvqa/plot/figure.h"
 
 namespace medvqa {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using vision::Curve;
+using plot::Curve;
 
 std::atomic<int> g_stop_signal{0};
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
@@ -309,7 +309,7 @@ std::string Trainer::save() {
   if (m.rank0()) {
     path = save_checkpoint(m.tc().out_dir, {m.trainable, m.optimizer.get()}, m.state, m.tc().keep_last);
     write_file_atomic((fs::path(m.tc().out_dir) / "loss_curve.png").string(),
-                      vision::loss_curve_png(m.train_curve, m.val_curve, "medvqa " + m.tc().stage + ": loss per optimizer step"));
+                      plot::loss_curve_png(m.train_curve, m.val_curve, "medvqa " + m.tc().stage + ": loss per optimizer step"));
   }
   m.pg().barrier();  // no rank runs ahead of (or exits before) a checkpoint that is still being written
   return path;

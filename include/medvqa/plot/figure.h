@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace medvqa::vision {
+namespace medvqa::plot {
 
 using Curve = std::vector<std::pair<double, double>>;  // (step, loss)
 
@@ -25,4 +25,4 @@ std::string bar_chart_png(const std::vector<Bar>& bars, const std::string& title
 // longer side scaled to max_side (never enlarged). Throws Error naming the file.
 std::string thumbnail_png(const std::string& path, int max_side);
 
-}  // namespace medvqa::vision
+}  // namespace medvqa::plot

@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "common/test_util.h"
-#include "medvqa/vision/figure.h"
+#include "medvqa/plot/figure.h"
 
-namespace medvqa::vision {
+namespace medvqa::plot {
 namespace {
 
 cv::Mat decode_png(const std::string& bytes) {
@@ -67,4 +67,4 @@ TEST(Figure, ThumbnailOfAMissingImageNamesIt) {
 }
 
 }  // namespace
-}  // namespace medvqa::vision
+}  // namespace medvqa::plot

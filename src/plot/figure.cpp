@@ -1,4 +1,4 @@
-#include "medvqa/vision/figure.h"
+#include "medvqa/plot/figure.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -9,7 +9,7 @@
 #include "medvqa/core/error.h"
 #include "medvqa/vision/decode.h"
 
-namespace medvqa::vision {
+namespace medvqa::plot {
 namespace {
 
 const cv::Scalar kBlack(0, 0, 0), kGrey(200, 200, 200), kBlue(200, 100, 30), kRed(30, 30, 220);
@@ -104,7 +104,7 @@ std::string bar_chart_png(const std::vector<Bar>& bars, const std::string& title
 
 std::string thumbnail_png(const std::string& path, int max_side) {
   MEDVQA_CHECK(max_side > 0, "thumbnail: max_side must be positive, got ", max_side);
-  Image rgb = to_rgb(decode_image(path));
+  vision::Image rgb = vision::to_rgb(vision::decode_image(path));
   cv::Mat mat(rgb.height, rgb.width, CV_8UC3, rgb.pixels.data());
   cv::Mat bgr;
   cv::cvtColor(mat, bgr, cv::COLOR_RGB2BGR);
@@ -118,4 +118,4 @@ std::string thumbnail_png(const std::string& path, int max_side) {
   return png(bgr, "thumbnail of " + path);
 }
 
-}  // namespace medvqa::vision
+}  // namespace medvqa::plot
