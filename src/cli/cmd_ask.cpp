@@ -18,7 +18,7 @@
 #include "medvqa/eval/answerer.h"
 #include "medvqa/text/stream_decoder.h"
 #include "medvqa/text/utf8.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa::cli {
 

@@ -17,7 +17,7 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/tensor_store.h"
 #include "medvqa/models/vit.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 #include "medvqa/vision/window.h"
 
 namespace medvqa::cli {

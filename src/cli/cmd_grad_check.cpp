@@ -13,7 +13,7 @@
 #include "medvqa/data/dataset.h"
 #include "medvqa/io/safetensors.h"
 #include "medvqa/train/trainer.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include "medvqa/cli/commands.h"
 #include "medvqa/core/log.h"
 #include "medvqa/io/safetensors.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa::cli {
 

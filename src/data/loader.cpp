@@ -5,7 +5,7 @@
 #include <random>
 
 #include "medvqa/core/error.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa {
 

@@ -15,7 +15,7 @@
 #include "medvqa/eval/report.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa {
 namespace {

@@ -9,7 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "medvqa/core/error.h"
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 namespace fs = std::filesystem;
 using namespace medvqa::vision;

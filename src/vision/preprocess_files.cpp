@@ -1,4 +1,4 @@
-#include "medvqa/vision/batch.h"
+#include "medvqa/vision/preprocess_files.h"
 
 #include <algorithm>
 #include <atomic>
