@@ -32,8 +32,7 @@ void run_grad_check(const Config& config, const std::string& out) {
   Batch b = collate(samples, vision::preprocess_files(paths, image_options(config), static_cast<int>(config.data.workers)),
                     config.model.pad_token_id);
   int64_t label_tokens = 0;
-  for (const auto& s : samples)
-    for (size_t i = 1; i < s.labels.size(); ++i) label_tokens += s.labels[i] != kIgnoreIndex ? 1 : 0;
+  for (const auto& s : samples) label_tokens += s.label_count();
   LossSum l = trainer.accumulate(b, static_cast<double>(std::max<int64_t>(1, label_tokens)), false);
   at::Tensor loss = l.sum.detach() / static_cast<double>(std::max<int64_t>(1, l.tokens));
 

@@ -97,7 +97,6 @@ std::vector<std::string> read_options(const json& item, const std::string& where
   return options;
 }
 
-
 std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions& options) {
   fs::path qa = fs::path(root) / "QA_information";
   MEDVQA_CHECK(fs::is_directory(qa), root, ": not an OmniMedVQA root (no QA_information/ folder)");

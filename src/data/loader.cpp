@@ -59,8 +59,7 @@ int64_t DataLoader::label_tokens_ahead(int64_t ahead) const {
   LoaderPosition p = position_;
   for (int64_t k = 0; k < ahead; ++k) p = advance(p);
   int64_t n = 0;
-  for (size_t i : batch_indices(p))
-    for (int64_t l : samples_[i].labels) n += l != kIgnoreIndex;
+  for (size_t i : batch_indices(p)) n += samples_[i].label_count();
   return n;
 }
 

@@ -76,6 +76,10 @@ std::string closed_form_suffix(const VqaItem& item, const std::string& question_
          "irrelevant text!";
 }
 
+int64_t Sample::label_count() const {
+  return std::count_if(labels.begin(), labels.end(), [](int64_t l) { return l != kIgnoreIndex; });
+}
+
 std::string question_text(const VqaItem& item, const std::string& question_form) {
   return item.question + closed_form_suffix(item, question_form);
 }

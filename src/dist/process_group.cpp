@@ -35,7 +35,6 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Backend> backend;  // tensors on the rank's device: NCCL on CUDA, else `host`
   c10::intrusive_ptr<c10d::Backend> host;     // host values (counts, flags, strings, RNG states): Gloo
   bool nccl = false;
-  c10::Device device{c10::kCPU};
   std::mutex started_mutex;  // started collectives come from autograd's threads too
   std::vector<c10::intrusive_ptr<c10d::Work>> started;
 };
@@ -43,7 +42,6 @@ struct ProcessGroup::Impl {
 ProcessGroup::ProcessGroup(const DistEnv& env, const c10::Device& device, std::chrono::seconds timeout)
     : env_(env), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   if (!distributed()) return;
-  impl_->device = device;
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env.master_port);
   // Under torchrun's agent the store already listens on MASTER_PORT: every rank is its client.

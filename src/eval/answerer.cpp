@@ -38,7 +38,7 @@ GenerationResult Answerer::generate(const std::vector<std::vector<int64_t>>& pro
   options.eos_ids = stop_ids_;
   options.pad_id = config_.model.pad_token_id;
   VqaModel& model = built_.model;
-  // Checked on the host: on a GPU, embed_features leaves it out rather than wait for the device.
+  // Checked on the host, before anything reaches the device (embed_features does not check).
   for (const auto& p : prompts) model->check_placeholders(torch::tensor(p, torch::kInt64).unsqueeze(0));
   options.prefill_embed = [&](const at::Tensor& ids) { return model->embed_features(ids, features); };
   return medvqa::generate(model->llm, prompts, options, on_token);

@@ -55,6 +55,7 @@ std::vector<double> option_losses(VqaModel& model, const std::vector<PrefixSeque
       rows.push_back(static_cast<int64_t>(s.image));
     }
     LlamaInput in;
+    if (features.defined()) model->check_placeholders(ids);  // on the host
     ids = ids.to(device);
     if (features.defined()) {
       at::Tensor rows_t = torch::tensor(rows, torch::kInt64).to(features.device());

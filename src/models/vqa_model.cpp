@@ -60,8 +60,6 @@ void VqaModelImpl::check_placeholders(const at::Tensor& input_ids) const {
 }
 
 at::Tensor VqaModelImpl::embed_features(const at::Tensor& input_ids, const at::Tensor& features) {
-  // On the host the check is free; on a device it would wait for the GPU (loss_batch checked there).
-  if (!input_ids.is_cuda()) check_placeholders(input_ids);
   at::Tensor mask = input_ids == options_.image_token_id;  // [B, T]
   at::Tensor embeds = llm->embed(input_ids);  // [B, T, hidden]
   return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));

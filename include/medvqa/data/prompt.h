@@ -26,6 +26,8 @@ struct Sample {
   std::vector<int64_t> ids;
   std::vector<int64_t> labels;  // same length; empty for generation prompts
   bool truncated = false;       // the question was cut to fit max_seq_len
+
+  int64_t label_count() const;  // the tokens the loss is computed on (labels != kIgnoreIndex)
 };
 
 // Training sample (with the answer) or generation prompt (ending with the assistant header), the ids

@@ -53,7 +53,9 @@ class VqaModelImpl : public torch::nn::Module {
   int64_t image_tokens() const;
   // pixels [B, 3, H, W] -> projected features [B, N, hidden]; blind = zeros (the baseline).
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
-  // ids [B, T] with N placeholders per row -> inputs_embeds [B, T, hidden].
+  // ids [B, T] with N placeholders per row -> inputs_embeds [B, T, hidden]. The count is the
+  // caller's to check on the host (check_placeholders; loss_batch does): here it would wait for
+  // the device.
   at::Tensor embed(const at::Tensor& input_ids, const at::Tensor& pixels, bool blind = false);
   // The same with the features already computed ([B, N, hidden], e.g. one image's features
   // repeated for several prompts about it).
