@@ -26,7 +26,7 @@ def train(binary, demo, out, nproc, batch, steps, bucket_mb):
             "model.threads=1", f"data.root={demo / 'data'}", f"data.manifest={demo / 'data/split_manifest.json'}",
             "data.workers=1", f"train.out_dir={out}", f"train.max_steps={steps}", f"train.batch_size={batch // nproc}",
             "train.log_every=1", "train.save_every=0", "train.val_every=0",
-            f"train.dist_bucket_mb={bucket_mb}"]
+            f"dist.bucket_mb={bucket_mb}"]
     if nproc > 1:
         args += ["--nproc-per-node", str(nproc)]
     proc = subprocess.run(args, check=True, capture_output=True, text=True)
@@ -43,7 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--batch", type=int, default=16, help="global batch")
     ap.add_argument("--images-per-modality", type=int, default=40)
-    ap.add_argument("--bucket-mb", type=float, default=25, help="train.dist_bucket_mb")
+    ap.add_argument("--bucket-mb", type=float, default=25, help="dist.bucket_mb")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         demo = Path(tmp)

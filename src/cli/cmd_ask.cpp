@@ -15,7 +15,7 @@
 #include "medvqa/data/dataset_reader.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
-#include "medvqa/eval/answerer.h"
+#include "medvqa/run/answerer.h"
 #include "medvqa/text/stream_decoder.h"
 #include "medvqa/text/utf8.h"
 #include "medvqa/vision/preprocess_files.h"

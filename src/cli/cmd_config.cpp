@@ -4,7 +4,7 @@
 
 #include "medvqa/cli/commands.h"
 #include "medvqa/config/loader.h"
-#include "medvqa/models/estimate.h"
+#include "medvqa/run/estimate.h"
 
 namespace medvqa::cli {
 

@@ -21,7 +21,7 @@ void add_eval(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->callback([=] {
     Config config = load_config(*path, *overrides);
-    launch_if_requested(*nproc, static_cast<double>(config.train.dist_timeout_s));
+    launch_if_requested(*nproc, static_cast<double>(config.dist.timeout_s));
     auto metrics = evaluate(config);
     if (read_dist_env().rank == 0) std::cout << metrics.dump(2) << "\n";
   });

@@ -3,7 +3,7 @@
 // its PEFT adapter + projector.
 #include "medvqa/cli/commands.h"
 #include "medvqa/core/error.h"
-#include "medvqa/models/export.h"
+#include "medvqa/run/export.h"
 
 namespace medvqa::cli {
 

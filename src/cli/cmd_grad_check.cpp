@@ -44,7 +44,7 @@ void run_grad_check(const Config& config, const std::string& out) {
     tensors.emplace_back("weight." + name, p.detach().cpu());
     tensors.emplace_back("grad." + name, p.grad().cpu());
   }
-  write_safetensors(out, tensors, {{"format", "pt"}, {"stage", config.train.stage}});
+  write_safetensors(out, tensors, {{"format", "pt"}, {"stage", config::name_of(config.train.stage)}});
   nlohmann::json summary{{"loss", loss.item<double>()}, {"label_tokens", l.tokens}, {"batch", b.input_ids.size(0)},
                          {"seq_len", b.input_ids.size(1)}, {"trainable_tensors", (tensors.size() - 5) / 2}, {"out", out}};
   std::cout << summary.dump() << "\n";

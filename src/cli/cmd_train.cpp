@@ -23,7 +23,7 @@ void add_train(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->callback([=] {
     Config config = load_config(*path, *overrides);  // config errors are reported once, before any rank starts
-    launch_if_requested(*nproc, static_cast<double>(config.train.dist_timeout_s));
+    launch_if_requested(*nproc, static_cast<double>(config.dist.timeout_s));
     TrainSummary s = train(config);
     if (s.stop_signal) {
       // Stopped by SIGTERM/SIGINT after its checkpoint: the shell's convention for a signal.

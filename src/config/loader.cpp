@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include "medvqa/config/model_dir.h"
 #include "medvqa/core/error.h"
+#include "medvqa/core/log.h"
 
 namespace medvqa {
 namespace {
@@ -87,6 +90,8 @@ class Reader {
   static std::string expected(int64_t, const Spec& s) { return "an integer in " + range_text(s); }
   static std::string expected(double, const Spec& s) { return "a number in " + range_text(s); }
   static std::string expected(const std::string&, const Spec& s) { return s.choices.empty() ? "a string" : "one of " + join(s.choices); }
+  template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+  static std::string expected(E, const Spec& s) { return "one of " + join(s.choices); }
   static std::string expected(const std::vector<std::string>&, const Spec&) { return "a list of strings"; }
   static std::string expected(const std::vector<double>&, const Spec&) { return "a list of numbers"; }
   static std::string join(const std::vector<std::string>& v) {
@@ -121,6 +126,13 @@ class Reader {
     }
     v = x;
   }
+  template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+  void read(const std::string& name, const YAML::Node& n, E& v, const Spec& s) {
+    std::string x = config::name_of(v);
+    read(name, n, x, s);  // a name not among the choices is reported there and leaves x as it was
+    const auto& names = config::EnumNames<E>::names();
+    v = static_cast<E>(std::find(names.begin(), names.end(), x) - names.begin());
+  }
   template <class T>
   void read(const std::string&, const YAML::Node& n, std::vector<T>& v, const Spec&) {
     if (n.IsNull()) return v.clear();
@@ -147,6 +159,8 @@ template <class T>
 void emit(YAML::Emitter& out, const T& value) {
   if constexpr (std::is_same_v<T, double>) {
     out << shortest(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    out << config::name_of(value);
   } else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<std::string>>) {
     out << YAML::Flow << YAML::BeginSeq;
     for (const auto& x : value) emit(out, x);
@@ -231,6 +245,32 @@ void apply_override(YAML::Node root, const std::string& text, ReadContext& ctx) 
   ctx.overridden.insert(key);
 }
 
+// Keys that moved, read at their old place for one release with a warning: {old, new}.
+constexpr std::pair<const char*, const char*> kMovedKeys[] = {{"train.dist_timeout_s", "dist.timeout_s"},
+                                                              {"train.dist_bucket_mb", "dist.bucket_mb"}};
+
+std::pair<std::string, std::string> split_key(const std::string& dotted) {
+  const auto dot = dotted.find('.');
+  return {dotted.substr(0, dot), dotted.substr(dot + 1)};
+}
+
+void move_deprecated_keys(YAML::Node root, const std::string& source, ReadContext& ctx) {
+  for (const auto& [old_key, new_key] : kMovedKeys) {
+    const auto [old_section, old_name] = split_key(old_key);
+    const auto [new_section, new_name] = split_key(new_key);
+    YAML::Node from = root[old_section];
+    if (!from || !from.IsMap() || !from[old_name]) continue;
+    YAML::Node to = root[new_section];
+    if (to && to.IsMap() && to[new_name]) {
+      ctx.problems.add(std::string(old_key) + ": set beside " + new_key + " (its new name); keep " + new_key);
+      continue;
+    }
+    log_warn("config ", source, ": ", old_key, " is deprecated and will be removed in the next release; use ", new_key);
+    root[new_section][new_name] = YAML::Clone(from[old_name]);
+    from.remove(old_name);
+  }
+}
+
 }  // namespace
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -249,6 +289,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     ctx.base_dir = fs::absolute(path).parent_path();
   }
   for (const auto& o : overrides) apply_override(root, o, ctx);
+  move_deprecated_keys(root, path.empty() ? "(defaults)" : path, ctx);
   Config config;
   Reader reader(root, "", ctx);
   config.visit(reader);

@@ -3,46 +3,43 @@
 #include <filesystem>
 
 #include "medvqa/config/loader.h"
+#include "medvqa/config/run_dir.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 
 namespace medvqa {
-namespace {
-
-namespace fs = std::filesystem;
-constexpr const char* kConfig = "config.yaml";
-constexpr const char* kProjector = "projector.safetensors";
-
-bool has_weights(const fs::path& dir) { return fs::is_regular_file(dir / kConfig) && fs::is_regular_file(dir / kProjector); }
-
-}  // namespace
 
 std::string find_model_dir(const std::string& path) {
+  namespace fs = std::filesystem;
   const fs::path p(path);
   MEDVQA_CHECK(fs::exists(p), "model directory ", path, " does not exist");
   MEDVQA_CHECK(fs::is_directory(p), path, ": not a directory (expected a run directory, its final/, or an exported bundle)");
-  if (fs::is_directory(p / "final")) {
-    MEDVQA_CHECK(has_weights(p / "final"), (p / "final").string(), ": incomplete final weights: expected ", kConfig, " and ",
-                 kProjector);
-    return (p / "final").string();
+  const RunDir run(p);
+  const ModelDir final_model = run.final_model();
+  const ModelDir here{p};
+  if (fs::is_directory(final_model.dir)) {
+    MEDVQA_CHECK(final_model.has_weights(), final_model.dir.string(), ": incomplete final weights: expected ",
+                 final_model.config().filename().string(), " and ", final_model.projector().filename().string());
+    return final_model.dir.string();
   }
-  if (has_weights(p)) return p.string();
-  MEDVQA_CHECK(!fs::is_directory(p / "checkpoints"), path, ": no final weights: ", (p / "final").string(),
-               " is written when training finishes and this run only has checkpoints (", (p / "checkpoints").string(),
+  if (here.has_weights()) return p.string();
+  MEDVQA_CHECK(!fs::is_directory(run.checkpoints()), path, ": no final weights: ", final_model.dir.string(),
+               " is written when training finishes and this run only has checkpoints (", run.checkpoints().string(),
                "); finish it with train.resume=auto");
-  MEDVQA_FAIL(path, ": no final weights: expected ", (p / "final").string(), "/ (a run directory) or ", kConfig, " + ",
-              kProjector, " (a run's final/ or a directory from `medvqa export --bundle`)");
+  MEDVQA_FAIL(path, ": no final weights: expected ", final_model.dir.string(), "/ (a run directory) or ",
+              here.config().filename().string(), " + ", here.projector().filename().string(),
+              " (a run's final/ or a directory from `medvqa export --bundle`)");
 }
 
 Config load_model_dir(const std::string& path) {
-  const fs::path dir(find_model_dir(path));
-  Config config = load_config((dir / kConfig).string());
-  config.model.projector_weights = (dir / kProjector).string();
+  const ModelDir dir{find_model_dir(path)};
+  Config config = load_config(dir.config().string());
+  config.model.projector_weights = dir.projector().string();
   // A run's config.yaml names the adapter it started from (if any); the trained one is adapter/.
-  config.model.adapter = fs::is_directory(dir / "adapter") ? (dir / "adapter").string() : "";
-  MEDVQA_CHECK(!(config.train.stage == "lora" && config.model.lora.r > 0 && config.model.adapter.empty()), dir.string(),
-               ": trained with LoRA (train.stage=lora, model.lora.r=", config.model.lora.r, ") but ",
-               (dir / "adapter").string(), "/ is missing");
+  config.model.adapter = std::filesystem::is_directory(dir.adapter()) ? dir.adapter().string() : "";
+  MEDVQA_CHECK(!(config.train.stage == Stage::lora && config.model.lora.r > 0 && config.model.adapter.empty()),
+               dir.dir.string(), ": trained with LoRA (train.stage=lora, model.lora.r=", config.model.lora.r, ") but ",
+               dir.adapter().string(), "/ is missing");
   return config;
 }
 

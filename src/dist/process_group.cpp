@@ -112,7 +112,7 @@ void ProcessGroup::fail(const char* what, const std::exception& e) {
     missing = "rank 0 (host of the TCPStore) is unreachable (exited or killed)";
   }
   MEDVQA_FAIL("dist: rank ", env_.rank, ": ", what, " failed", missing.empty() ? "" : ": " + missing, " (timeout ",
-              timeout_.count(), " s, train.dist_timeout_s): ", describe(e));
+              timeout_.count(), " s, dist.timeout_s): ", describe(e));
 }
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {

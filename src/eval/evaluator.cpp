@@ -9,7 +9,7 @@
 #include "medvqa/data/dataset.h"
 #include "medvqa/dist/gather.h"
 #include "medvqa/dist/rank.h"
-#include "medvqa/eval/answerer.h"
+#include "medvqa/run/answerer.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/prefix_score.h"
 #include "medvqa/eval/report.h"
@@ -120,7 +120,7 @@ Answers answer_sharded(ProcessGroup& pg, Answerer& answerer, const std::vector<S
 nlohmann::ordered_json evaluate(const Config& user_config) {
   // Under a launcher (torchrun, srun, --nproc-per-node) the items are shared out across ranks.
   Config config = user_config;
-  RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(config.train.dist_timeout_s));
+  RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(config.dist.timeout_s));
   config.model.device = rank.plan.device;
   ProcessGroup& pg = *rank.pg;
   Answerer answerer(config);

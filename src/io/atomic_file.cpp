@@ -1,6 +1,7 @@
 #include "medvqa/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE (glibc, _GNU_SOURCE)
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,10 +61,15 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   f.commit();
 }
 
-void write_dir_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+namespace {
+
+enum class Existing { refuse, replace };
+
+void fill_and_rename(const std::string& dir, const std::function<void(const std::string&)>& fill, Existing existing) {
   const fs::path target = fs::absolute(dir).lexically_normal();
   std::error_code ec;
-  MEDVQA_CHECK(!fs::exists(target) || (fs::is_directory(target) && fs::is_empty(target)), dir,
+  const bool full = fs::exists(target) && !(fs::is_directory(target) && fs::is_empty(target));
+  MEDVQA_CHECK(!full || (existing == Existing::replace && fs::is_directory(target)), dir,
                ": already exists and is not an empty folder; choose a new --out or remove it");
   fs::create_directories(target.parent_path(), ec);
   MEDVQA_CHECK(!ec, dir, ": cannot create folder ", target.parent_path().string(), ": ", ec.message());
@@ -73,13 +79,43 @@ void write_dir_atomic(const std::string& dir, const std::function<void(const std
   MEDVQA_CHECK(!ec, dir, ": cannot create ", temp.string(), ": ", ec.message());
   try {
     fill(temp.string());
-    // rename(2) replaces an empty folder in one step.
-    fs::rename(temp, target, ec);
-    MEDVQA_CHECK(!ec, dir, ": cannot rename ", temp.string(), " to it: ", ec.message());
+    if (!full) {
+      // rename(2) replaces an empty folder in one step.
+      fs::rename(temp, target, ec);
+      MEDVQA_CHECK(!ec, dir, ": cannot rename ", temp.string(), " to it: ", ec.message());
+      return;
+    }
+    // The new folder and the old one swap names in one step; the old one is then removed. A
+    // file system without RENAME_EXCHANGE (NFS) moves the old one aside first: between the two
+    // renames `dir` is missing, and the old one survives beside it as .NAME.old.PID.
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0) {
+      MEDVQA_CHECK(errno == EINVAL || errno == ENOSYS, dir, ": cannot replace it with ", temp.string(), ": ",
+                   std::strerror(errno));
+      const fs::path old = target.parent_path() / detail::concat(".", target.filename().string(), ".old.", ::getpid());
+      fs::rename(target, old, ec);
+      if (!ec) {
+        fs::rename(temp, target, ec);
+        std::error_code restore;
+        if (ec) fs::rename(old, target, restore);
+      }
+      MEDVQA_CHECK(!ec, dir, ": cannot replace it with ", temp.string(), ": ", ec.message());
+      fs::rename(old, temp);
+    }
+    fs::remove_all(temp);  // the old folder
   } catch (...) {
     fs::remove_all(temp, ec);
     throw;
   }
+}
+
+}  // namespace
+
+void write_dir_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+  fill_and_rename(dir, fill, Existing::refuse);
+}
+
+void replace_dir_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+  fill_and_rename(dir, fill, Existing::replace);
 }
 
 }  // namespace medvqa

@@ -232,6 +232,13 @@ at::Tensor LlamaImpl::embed(const at::Tensor& ids) {
   return embed_rows_ ? embed_rows_->embed(ids, out) : out;
 }
 
+std::vector<at::Tensor> LlamaImpl::trainable_token_parameters() const {
+  std::vector<at::Tensor> out;
+  for (const TrainableTokens& rows : {embed_rows_, head_rows_})
+    if (rows) out.push_back(rows->trainable_tokens_delta);
+  return out;
+}
+
 void LlamaImpl::add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids,
                                      std::optional<c10::ScalarType> dtype) {
   MEDVQA_CHECK(!options_.tie_word_embeddings, "llama: trainable token rows with tied input and output embeddings ",

@@ -11,6 +11,11 @@ LoraLinearImpl::LoraLinearImpl(int64_t in_features, int64_t out_features) {
   weight = register_parameter("weight", torch::empty({out_features, in_features}));
 }
 
+std::vector<at::Tensor> LoraLinearImpl::adapter_parameters() const {
+  if (!has_adapter()) return {};
+  return {lora_A->weight, lora_B->weight};
+}
+
 void LoraLinearImpl::add_adapter(const LoraOptions& options) {
   MEDVQA_CHECK(options.r > 0, "lora: rank must be positive to add an adapter, got ", options.r);
   MEDVQA_CHECK(!has_adapter(), "lora: layer already has an adapter");

@@ -6,16 +6,24 @@
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/models/llama_loader.h"
-#include "medvqa/text/chat_template.h"
-#include "medvqa/text/tokenizer.h"
 
 namespace medvqa {
+namespace {
 
-std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config) {
-  return load_tokenizer(config.tokenizer.empty() ? config.llm : config.tokenizer);
+// The weights `stage` trains, each module asked for its own; every other parameter is frozen.
+void set_trainable(VqaModel& model, std::optional<Stage> stage) {
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  if (!stage) return;
+  for (auto& p : model->projector->parameters()) p.set_requires_grad(true);
+  if (stage != Stage::lora) return;
+  for (auto& [name, layer] : lora_layers(*model->llm))
+    for (auto& p : layer->adapter_parameters()) p.set_requires_grad(true);
+  for (auto& p : model->llm->trainable_token_parameters()) p.set_requires_grad(true);
 }
 
-BuiltModel build_model(const ModelConfig& config, const std::string& stage, std::optional<c10::ScalarType> trainable_dtype) {
+}  // namespace
+
+BuiltModel build_model(const ModelConfig& config, const BuildOptions& options) {
   MEDVQA_CHECK(!config.vision.empty(), "model.vision: the vision tower directory is not set");
   MEDVQA_CHECK(!config.llm.empty(), "model.llm: the LLaMA directory is not set");
   BuiltModel built;
@@ -24,14 +32,15 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage, std:
   Vit vit = load_vit(config.vision, built.device, built.dtype);
   LoadedLlama llm = load_llama(config.llm, built.device, built.dtype);
   built.eos_ids = llm.eos_ids;
-  VqaModelOptions options;
-  options.feature_layer = config.feature_layer;
-  options.feature_select = config.feature_select;
-  options.projector = config.projector;
-  options.image_token_id = config.image_token_id;
-  built.model = VqaModel(vit, llm.model, options);
-  const bool trains = stage == "align" || stage == "lora";
-  const c10::ScalarType projector_dtype = trains ? trainable_dtype.value_or(built.dtype) : built.dtype;
+  VqaModelOptions vqa;
+  vqa.feature_layer = config.feature_layer;
+  vqa.feature_select = config.feature_select;
+  vqa.projector = config.projector;
+  vqa.image_token_id = config.image_token_id;
+  built.model = VqaModel(vit, llm.model, vqa);
+  const std::optional<Stage> stage = options.stage;
+  const std::optional<c10::ScalarType> trainable_dtype = options.trainable_dtype;
+  const c10::ScalarType projector_dtype = stage ? trainable_dtype.value_or(built.dtype) : built.dtype;
   built.model->projector->to(built.device, projector_dtype);
   if (!config.projector_weights.empty()) {
     load_state_dict(*built.model->projector, TensorStore::open(config.projector_weights));
@@ -39,10 +48,10 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage, std:
   }
 
   if (!config.adapter.empty()) {
-    const auto adapter_dtype = stage == "lora" ? trainable_dtype : std::nullopt;
+    const auto adapter_dtype = stage == Stage::lora ? trainable_dtype : std::nullopt;
     built.adapter = attach_peft_adapter(*built.model->llm, config.adapter, adapter_dtype);
     log_info("model: LoRA adapter r=", built.adapter.lora.r, " from ", config.adapter);
-  } else if (stage == "lora" && config.lora.r > 0) {
+  } else if (stage == Stage::lora && config.lora.r > 0) {
     built.adapter.lora = {config.lora.r, config.lora.alpha, config.lora.dropout, trainable_dtype};
     built.adapter.targets = config.lora.targets;
     built.adapter.base_model = config.llm;
@@ -50,30 +59,19 @@ BuiltModel build_model(const ModelConfig& config, const std::string& stage, std:
     log_info("model: fresh LoRA r=", config.lora.r, " alpha=", config.lora.alpha, " on ", n, " layers");
     if (config.train_special_rows) {
       // A base (non-Instruct) LLaMA-3 never trained the header and eot rows the template uses.
-      auto tokenizer = load_model_tokenizer(config);
-      std::vector<int64_t> ids;
-      for (int32_t id : llama3_chat_special_ids(*tokenizer)) ids.push_back(id);
+      const std::vector<int64_t>& ids = options.special_rows;
+      MEDVQA_CHECK(!ids.empty(), "model.train_special_rows: no special token ids were given to train");
       built.adapter.trainable_tokens = {{"embed_tokens", ids}, {"lm_head", ids}};
       for (const auto& [layer, rows] : built.adapter.trainable_tokens) built.model->llm->add_trainable_tokens(layer, rows, trainable_dtype);
       log_info("model: embedding and output rows of ", ids.size(), " chat special tokens train");
     }
   }
-  MEDVQA_CHECK(!config.train_special_rows || stage != "align", "model.train_special_rows: applies to train.stage lora ",
+  MEDVQA_CHECK(!config.train_special_rows || stage != Stage::align, "model.train_special_rows: applies to train.stage lora ",
                "(the rows are saved in its PEFT adapter); stage align trains the projector only");
-  MEDVQA_CHECK(!config.train_special_rows || !config.adapter.empty() || stage != "lora" || config.lora.r > 0,
+  MEDVQA_CHECK(!config.train_special_rows || !config.adapter.empty() || stage != Stage::lora || config.lora.r > 0,
                "model.train_special_rows: needs model.lora.r > 0 (the rows are saved in the PEFT adapter)");
 
-  for (auto& p : built.model->parameters()) p.set_requires_grad(false);
-  if (trains)
-    for (auto& p : built.model->projector->parameters()) p.set_requires_grad(true);
-  if (stage == "lora")
-    for (auto& [name, layer] : lora_layers(*built.model->llm)) {
-      layer->lora_A->weight.set_requires_grad(true);
-      layer->lora_B->weight.set_requires_grad(true);
-    }
-  if (stage == "lora")
-    for (auto& p : built.model->llm->named_parameters())
-      if (p.key().find("trainable_tokens_delta") != std::string::npos) p.value().set_requires_grad(true);
+  set_trainable(built.model, stage);
   built.model->llm->gradient_checkpointing = config.gradient_checkpointing;
   built.model->llm->checkpoint_every = config.checkpoint_every;
   built.model->vision->eval();

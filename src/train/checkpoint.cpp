@@ -2,10 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "medvqa/config/run_dir.h"
 #include "medvqa/core/error.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/io/safetensors.h"
@@ -16,19 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-std::vector<fs::path> checkpoints(const std::string& run_dir) {
-  std::vector<fs::path> out;
-  fs::path dir = fs::path(run_dir) / "checkpoints";
-  if (!fs::is_directory(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    // step_N.tmp is a checkpoint still being written, or one a kill -9 interrupted: never resumable.
-    const std::string name = e.path().filename().string();
-    if (e.is_directory() && name.rfind("step_", 0) == 0 && e.path().extension() != ".tmp") out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());  // zero-padded step numbers sort in order
-  return out;
-}
 
 // Rank 0's key predates data parallelism; the other ranks' are suffixed.
 std::string rng_key(const std::string& kind, size_t rank) {
@@ -54,39 +41,39 @@ std::vector<std::pair<std::string, at::Tensor>> gather_rng_states(ProcessGroup& 
 
 std::string save_checkpoint(const std::string& run_dir, const Checkpointable& what, const TrainState& state,
                             int64_t keep_last) {
-  char name[32];
-  std::snprintf(name, sizeof name, "step_%09lld", static_cast<long long>(state.step));
-  fs::path final_dir = fs::path(run_dir) / "checkpoints" / name;
-  fs::remove_all(final_dir);  // a resumed run that saves the step it resumed from
-  // Written in a hidden temporary folder (".step_N.tmp.PID", never resumed from) that is renamed
-  // into place: a checkpoint appears whole or not at all.
-  write_dir_atomic(final_dir.string(), [&](const std::string& tmp_dir) {
-    const fs::path tmp(tmp_dir);
+  const RunDir run(run_dir);
+  const CheckpointDir target = run.checkpoint(state.step);
+  // Written in a hidden temporary folder that is renamed into place: a checkpoint appears whole
+  // or not at all, and one of the same step (a resumed run saves the step it resumed from) is
+  // replaced in one step.
+  replace_dir_atomic(target.dir.string(), [&](const std::string& tmp_dir) {
+    const CheckpointDir tmp{tmp_dir};
     std::vector<std::pair<std::string, at::Tensor>> tensors = what.weights;
     tensors.insert(tensors.end(), state.rng.begin(), state.rng.end());
-    write_safetensors((tmp / "trainable.safetensors").string(), tensors, {{"format", "pt"}});
+    write_safetensors(tmp.trainable().string(), tensors, {{"format", "pt"}});
     torch::serialize::OutputArchive archive;
     what.optimizer->save(archive);
-    archive.save_to((tmp / "optimizer.pt").string());
+    archive.save_to(tmp.optimizer().string());
     json j{{"step", state.step}, {"epoch", state.data.epoch}, {"sample", state.data.sample}};
-    write_file_atomic((tmp / "state.json").string(), j.dump(1) + "\n");
+    write_file_atomic(tmp.state().string(), j.dump(1) + "\n");
   });
-  auto all = checkpoints(run_dir);
-  for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove_all(all[i]);
-  return final_dir.string();
+  auto all = run.list_checkpoints();
+  for (size_t i = 0; i + keep_last < all.size(); ++i) fs::remove_all(all[i].dir);
+  return target.dir.string();
 }
 
 std::string resolve_checkpoint(const std::string& resume, const std::string& run_dir) {
   if (resume != "auto") return resume;
-  auto all = checkpoints(run_dir);
-  return all.empty() ? "" : all.back().string();
+  auto all = RunDir(run_dir).list_checkpoints();
+  return all.empty() ? "" : all.back().dir.string();
 }
 
 TrainState load_checkpoint(const std::string& path, const Checkpointable& what, int rank, const c10::Device& device) {
-  fs::path dir(path);
-  MEDVQA_CHECK(fs::is_directory(dir) && fs::exists(dir / "state.json"), path,
-               ": not a checkpoint folder (expected state.json, trainable.safetensors, optimizer.pt)");
-  TensorStore store = TensorStore::open((dir / "trainable.safetensors").string());
+  const CheckpointDir dir{path};
+  MEDVQA_CHECK(fs::is_directory(dir.dir) && fs::exists(dir.state()), path, ": not a checkpoint folder (expected ",
+               dir.state().filename().string(), ", ", dir.trainable().filename().string(), ", ",
+               dir.optimizer().filename().string(), ")");
+  TensorStore store = TensorStore::open(dir.trainable().string());
   Problems problems;
   // Strict both ways: every trainable tensor with its shape, and no stored weight left unused
   // (the generator states are this rank's or another's).
@@ -107,10 +94,10 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what, 
   }
   // AdamW's states come back on this rank's device, not on the device of the rank that saved them.
   torch::serialize::InputArchive archive;
-  archive.load_from((dir / "optimizer.pt").string(), device);
+  archive.load_from(dir.optimizer().string(), device);
   what.optimizer->load(archive);
-  json j = json::parse(std::ifstream(dir / "state.json"));
-  MEDVQA_CHECK(j.contains("sample"), (dir / "state.json").string(),
+  json j = json::parse(std::ifstream(dir.state()));
+  MEDVQA_CHECK(j.contains("sample"), dir.state().string(),
                ": no 'sample' (data position) key: written by an older medvqa, cannot resume from it");
   state.step = j.at("step").get<int64_t>();
   state.data = {j.at("epoch").get<int64_t>(), j.at("sample").get<int64_t>()};

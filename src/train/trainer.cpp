@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "medvqa/config/loader.h"
+#include "medvqa/config/run_dir.h"
 #include "medvqa/core/autocast.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
@@ -23,6 +24,7 @@
 #include "medvqa/dist/rank.h"
 #include "medvqa/io/atomic_file.h"
 #include "medvqa/models/registry.h"
+#include "medvqa/run/model_tokenizer.h"
 #include "medvqa/text/tokenizer.h"
 #include "medvqa/train/checkpoint.h"
 #include "medvqa/train/grad_norm.h"
@@ -104,6 +106,8 @@ void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& 
   write_file_atomic(path, kept);
 }
 
+const std::string& stage_name(const TrainConfig& tc) { return config::name_of(tc.stage); }
+
 // Ranks > 0 draw dropout masks from their own stream (rank 0 keeps the single-process one).
 void seed_rank(int64_t seed, int rank, int64_t step) {
   if (rank > 0) torch::manual_seed(static_cast<uint64_t>(seed) * 1000003 + static_cast<uint64_t>(rank) * 7919 + static_cast<uint64_t>(step));
@@ -152,16 +156,19 @@ Trainer::Trainer(const Config& user_config) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.config = user_config;
   const TrainConfig& tc = m.config.train;
-  MEDVQA_CHECK(tc.stage == "align" || tc.stage == "lora", "train.stage: expected align or lora, got '", tc.stage, "'");
   // The process group comes first: it decides the device of this rank, its threads and who logs.
-  m.rank = start_rank(m.config.model.device, m.config.model.threads, std::chrono::seconds(tc.dist_timeout_s));
+  m.rank = start_rank(m.config.model.device, m.config.model.threads, std::chrono::seconds(m.config.dist.timeout_s));
   m.config.model.device = m.rank.plan.device;
   torch::manual_seed(static_cast<uint64_t>(tc.seed));  // before the model: a fresh LoRA's A draws from it
   m.tokenizer = load_model_tokenizer(m.config.model);
   // Mixed precision: the trainable weights (so AdamW's states) are fp32 masters, built and loaded
   // in fp32; the frozen towers keep model.dtype and forward + loss run under bf16 autocast.
   m.autocast = tc.autocast == "bf16" || (tc.autocast == "auto" && parse_device(m.config.model.device).is_cuda());
-  m.built = build_model(m.config.model, tc.stage, m.autocast ? std::optional(c10::kFloat) : std::nullopt);
+  BuildOptions build;
+  build.stage = tc.stage;
+  if (m.autocast) build.trainable_dtype = c10::kFloat;
+  build.special_rows = special_rows(m.config.model, *m.tokenizer);
+  m.built = build_model(m.config.model, build);
   VqaModel& model = m.built.model;
   m.prompt = prompt_options(m.config, model->image_tokens());
   m.train_data = make_loader(m.config, *m.tokenizer, m.prompt, "train", true, tc.batch_size, &m.pg());
@@ -170,11 +177,11 @@ Trainer::Trainer(const Config& user_config) : impl_(std::make_unique<Impl>()) {
   for (const auto& [name, p] : m.trainable) m.params.push_back(p);
   broadcast_parameters(m.pg(), m.params);
   seed_rank(tc.seed, m.pg().rank(), 0);
-  m.grad_sync = std::make_unique<GradBuckets>(m.pg(), m.params, tc.dist_bucket_mb);
+  m.grad_sync = std::make_unique<GradBuckets>(m.pg(), m.params, m.config.dist.bucket_mb);
   // Stage 2 trains the projector at its own (lower) rate: two parameter groups.
   std::vector<at::Tensor> projector_params, other_params;
   for (const auto& [name, p] : m.trainable) (name.rfind("projector.", 0) == 0 ? projector_params : other_params).push_back(p);
-  const double projector_lr = tc.stage == "lora" ? tc.projector_lr : tc.lr;
+  const double projector_lr = tc.stage == Stage::lora ? tc.projector_lr : tc.lr;
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(projector_params, std::make_unique<torch::optim::AdamWOptions>(projector_lr));
   if (!other_params.empty()) groups.emplace_back(other_params, std::make_unique<torch::optim::AdamWOptions>(tc.lr));
@@ -308,8 +315,8 @@ std::string Trainer::save() {
   std::string path;
   if (m.rank0()) {
     path = save_checkpoint(m.tc().out_dir, {m.trainable, m.optimizer.get()}, m.state, m.tc().keep_last);
-    write_file_atomic((fs::path(m.tc().out_dir) / "loss_curve.png").string(),
-                      plot::loss_curve_png(m.train_curve, m.val_curve, "medvqa " + m.tc().stage + ": loss per optimizer step"));
+    write_file_atomic(RunDir(m.tc().out_dir).loss_curve().string(),
+                      plot::loss_curve_png(m.train_curve, m.val_curve, "medvqa " + stage_name(m.tc()) + ": loss per optimizer step"));
   }
   m.pg().barrier();  // no rank runs ahead of (or exits before) a checkpoint that is still being written
   return path;
@@ -319,12 +326,13 @@ TrainSummary Trainer::run() {
   Impl& m = *impl_;
   const TrainConfig& tc = m.tc();
   ProcessGroup& pg = m.pg();
-  const std::string metrics_path = (fs::path(tc.out_dir) / "metrics.jsonl").string();
+  const RunDir run(tc.out_dir);
+  const std::string metrics_path = run.metrics().string();
   if (m.rank0() && m.config.data.format == "omnimedvqa" && m.config.data.split[1] > 0)
     m.val_data = make_loader(m.config, *m.tokenizer, m.prompt, "val", false, tc.batch_size, nullptr);
   if (m.rank0()) {
-    fs::create_directories(tc.out_dir);
-    write_file_atomic((fs::path(tc.out_dir) / "config.yaml").string(), to_yaml(m.config));
+    fs::create_directories(run.root());
+    write_file_atomic(run.config().string(), to_yaml(m.config));
     reload_metrics(metrics_path, m.resumed_from.empty() ? -1 : m.state.step, m.train_curve, m.val_curve);
     m.metrics.open(metrics_path, std::ios::app);
     if (m.resumed_from.empty())
@@ -333,7 +341,7 @@ TrainSummary Trainer::run() {
   }
   int64_t n_params = 0;
   for (const auto& [name, p] : m.trainable) n_params += p.numel();
-  log_info("train: stage ", tc.stage, ", ", m.train_data.items, " training items, ", m.total, " steps of ",
+  log_info("train: stage ", stage_name(tc), ", ", m.train_data.items, " training items, ", m.total, " steps of ",
            tc.batch_size * tc.grad_accum * pg.world_size(), " samples (", pg.world_size(), " ranks), ", n_params,
            " trainable parameters, ", m.grad_sync->buckets(), " gradient buckets");
   std::signal(SIGTERM, on_stop_signal);
@@ -343,7 +351,7 @@ TrainSummary Trainer::run() {
   summary.run_dir = tc.out_dir;
   summary.rank = pg.rank();
   std::optional<Progress> progress;  // rank 0's
-  if (m.rank0()) progress.emplace("train: stage " + tc.stage, m.total, "steps", m.state.step);
+  if (m.rank0()) progress.emplace("train: stage " + stage_name(tc), m.total, "steps", m.state.step);
   m.t_start = std::chrono::steady_clock::now();
   while (m.state.step < m.total) {
     step();
@@ -388,18 +396,19 @@ TrainSummary Trainer::run() {
   }
   check_parameters_in_sync(pg, m.trainable);
   if (pg.distributed()) log_info("dist: trainable weights identical on all ", pg.world_size(), " ranks");
-  fs::path final_dir = fs::path(tc.out_dir) / "final";
-  if (m.rank0()) {
-    fs::create_directories(final_dir);
-    save_projector(m.built.model, (final_dir / "projector.safetensors").string());
-    if (m.built.adapter.lora.r > 0) save_peft_adapter(*m.built.model->llm, m.built.adapter, (final_dir / "adapter").string());
-    write_file_atomic((final_dir / "config.yaml").string(), to_yaml(m.config));
-  }
+  const ModelDir final_model = run.final_model();
+  if (m.rank0())
+    replace_dir_atomic(final_model.dir.string(), [&](const std::string& temp) {
+      const ModelDir out{temp};
+      save_projector(m.built.model, out.projector().string());
+      if (m.built.adapter.lora.r > 0) save_peft_adapter(*m.built.model->llm, m.built.adapter, out.adapter().string());
+      write_file_atomic(out.config().string(), to_yaml(m.config));
+    });
   pg.barrier();
   summary.steps = m.state.step;
   if (progress) progress->finish();
-  log_info("train: done, ", m.state.step, " steps; final weights in ", final_dir.string(), ", loss curve ",
-           (fs::path(tc.out_dir) / "loss_curve.png").string());
+  log_info("train: done, ", m.state.step, " steps; final weights in ", final_model.dir.string(), ", loss curve ",
+           run.loss_curve().string());
   return summary;
 }
 

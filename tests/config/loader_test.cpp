@@ -10,6 +10,7 @@
 namespace fs = std::filesystem;
 using medvqa::Config;
 using medvqa::load_config;
+using medvqa::Stage;
 
 namespace {
 
@@ -31,7 +32,7 @@ TEST(Config, DefaultsComeFromTheStructs) {
   Config c = load_config("");
   EXPECT_EQ(c.model.lora.r, 128);
   EXPECT_EQ(c.model.image_token_id, 128002);
-  EXPECT_EQ(c.train.stage, "align");
+  EXPECT_EQ(c.train.stage, Stage::align);
 }
 
 TEST(Config, EveryShippedConfigLoads) {
@@ -91,9 +92,24 @@ TEST(Config, BadYamlNamesTheLine) {
 }
 
 TEST(Config, YamlRoundTrip) {
-  Config c = load_config("", {"train.lr=3e-5", "data.datasets=[ACRIMA, Chest CT Scan]"});
+  Config c = load_config("", {"train.lr=3e-5", "data.datasets=[ACRIMA, Chest CT Scan]", "train.stage=lora"});
+  EXPECT_EQ(c.train.stage, Stage::lora);
   std::string yaml = medvqa::to_yaml(c);
   Config back = load_config(write_temp("round.yaml", yaml));
   EXPECT_EQ(medvqa::to_yaml(back), yaml);
+  EXPECT_EQ(back.train.stage, Stage::lora);
   EXPECT_NE(yaml.find("lr: 3e-05"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("stage: lora"), std::string::npos) << yaml;
+}
+
+TEST(Config, MovedKeysAreReadAtTheirOldPlaceUntilBothAreSet) {
+  Config c = load_config(write_temp("old_dist.yaml", "train:\n  dist_timeout_s: 77\n"), {"train.dist_bucket_mb=0.5"});
+  EXPECT_EQ(c.dist.timeout_s, 77);
+  EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 0.5);
+  EXPECT_EQ(medvqa::to_yaml(c).find("dist_timeout_s"), std::string::npos) << "written back under the new name only";
+  std::string err = error_of(write_temp("both_dist.yaml", "train:\n  dist_timeout_s: 77\ndist:\n  timeout_s: 5\n"));
+  EXPECT_NE(err.find("train.dist_timeout_s: set beside dist.timeout_s (its new name); keep dist.timeout_s"), std::string::npos)
+      << err;
+  err = error_of(write_temp("bad_dist.yaml", "train:\n  dist_bucket_mb: big\n"));
+  EXPECT_NE(err.find("dist.bucket_mb: expected a number in [0.001, 100000], got 'big'"), std::string::npos) << err;
 }

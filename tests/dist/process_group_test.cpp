@@ -88,5 +88,5 @@ TEST(ProcessGroup, ADeadRankIsNamedInTheSurvivorsError) {
   });
   EXPECT_EQ(child, 0);
   EXPECT_NE(message.find("rank 1 did not answer"), std::string::npos) << message;
-  EXPECT_NE(message.find("train.dist_timeout_s"), std::string::npos) << message;
+  EXPECT_NE(message.find("dist.timeout_s"), std::string::npos) << message;
 }

@@ -46,6 +46,25 @@ TEST(WriteDirAtomic, ReplacesAnEmptyFolderAndRefusesAFullOne) {
   fs::remove_all(root);
 }
 
+TEST(ReplaceDirAtomic, SwapsAFullFolderForTheNewOneAndLeavesNothingBeside) {
+  fs::path root = test_util::temp_dir("atomic_dir_replace");
+  fs::create_directories(root / "final");
+  put(root / "final" / "old", "o");
+  replace_dir_atomic((root / "final").string(), [&](const std::string& temp) {
+    EXPECT_EQ(names(root / "final"), std::vector<std::string>{"old"}) << "the old folder stays whole until the swap";
+    put(fs::path(temp) / "new", "n");
+  });
+  EXPECT_EQ(names(root / "final"), std::vector<std::string>{"new"});
+  EXPECT_EQ(names(root), std::vector<std::string>{"final"});
+  std::string message = test_util::error_message([&] {
+    replace_dir_atomic((root / "final").string(), [](const std::string&) { MEDVQA_FAIL("disk full"); });
+  });
+  EXPECT_EQ(message, "disk full");
+  EXPECT_EQ(names(root / "final"), std::vector<std::string>{"new"}) << "a failed fill keeps the old folder";
+  EXPECT_EQ(names(root), std::vector<std::string>{"final"});
+  fs::remove_all(root);
+}
+
 TEST(WriteDirAtomic, AFailedFillLeavesNothing) {
   fs::path root = test_util::temp_dir("atomic_dir_fail");
   std::string message = test_util::error_message([&] {

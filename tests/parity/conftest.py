@@ -53,14 +53,14 @@ def demo(tmp_path_factory, medvqa_bin):
     return make_demo(medvqa_bin, tmp_path_factory.mktemp("demo"), 12)
 
 
-def write_config(demo, name, stage, out, projector=None, **train):
+def write_config(demo, name, stage, out, projector=None, dist=None, **train):
     """A training config on the demo fixture; stage 2 starts from `projector` (default: s1's)."""
     model = {"feature_layer": -1, "threads": 2, "lora": {"r": 8 if stage == "lora" else 0, "alpha": 16}}
     if stage == "lora":
         model["projector_weights"] = str(projector or demo / "s1/final/projector.safetensors")
     return vqa_reference.write_config(demo / f"{name}.json", demo / "towers", demo / "data", stage, out, model=model,
                                       train={"max_steps": TRAIN_STEPS, "batch_size": 8, "lr": 1e-3, "save_every": 2,
-                                             **train})
+                                             **train}, dist=dist)
 
 
 # The only tests that may skip: those that need hardware this machine lacks. Any other skip fails

@@ -87,7 +87,7 @@ def test_accumulated_micro_batches_in_many_buckets_equal_one_process_of_the_glob
     cfg, _ = runs["two"]
     out = demo / "dp_accum"
     proc = train(medvqa_bin, cfg, f"train.out_dir={out}", f"train.batch_size={GLOBAL_BATCH // 4}", "train.grad_accum=2",
-                 "train.dist_bucket_mb=0.001", nproc=2)
+                 "dist.bucket_mb=0.001", nproc=2)
     buckets = int(re.search(r"(\d+) gradient buckets", proc.stderr).group(1))
     assert buckets > 1, proc.stderr
     assert "dist: trainable weights identical on all 2 ranks" in proc.stderr, proc.stderr
@@ -104,7 +104,7 @@ def test_lora_with_recomputed_layers_in_many_buckets_equals_one_process(demo, ru
     for name, nproc, batch, accum in (("one", 1, GLOBAL_BATCH, 1), ("two", 2, GLOBAL_BATCH // 4, 2)):
         outs[name] = demo / f"dp_lora_{name}"
         cfg = write_config(demo, f"dp_lora_{name}", "lora", outs[name], projector=demo / "dp_one/final/projector.safetensors",
-                           max_steps=2, batch_size=batch, grad_accum=accum, dist_bucket_mb=0.001)
+                           max_steps=2, batch_size=batch, grad_accum=accum, dist={"bucket_mb": 0.001})
         # No LoRA dropout: ranks draw their masks from their own streams.
         proc = train(medvqa_bin, cfg, "model.gradient_checkpointing=true", "model.lora.dropout=0", nproc=nproc)
     buckets = int(re.search(r"(\d+) gradient buckets", proc.stderr).group(1))
@@ -165,7 +165,7 @@ def long_run(medvqa_bin, cfg, out):
 
 def endless_config(demo, name, out):  # noqa: F811
     return write_config(demo, name, "align", out, max_steps=10000, save_every=1, keep_last=2,
-                        batch_size=GLOBAL_BATCH // 2, dist_timeout_s=TIMEOUT_S)
+                        batch_size=GLOBAL_BATCH // 2, dist={"timeout_s": TIMEOUT_S})
 
 
 @pytest.mark.parametrize("victim", [1, 0])

@@ -45,12 +45,13 @@ def write_few_items(data, n, path):
     return path
 
 
-def write_config(path, towers, data, stage, out_dir, model=None, train=None, data_extra=None):
-    """A training config (JSON is YAML) on CPU, fp32, one thread; `model`/`train` override keys."""
+def write_config(path, towers, data, stage, out_dir, model=None, train=None, data_extra=None, dist=None):
+    """A training config (JSON is YAML) on CPU, fp32, one thread; `model`/`train`/`dist` set keys."""
     cfg = {"model": {"vision": str(towers / "vision"), "llm": str(towers / "llm"), "dtype": "fp32", "device": "cpu",
                      "threads": 1, **(model or {})},
            "data": {"root": str(data), "max_seq_len": 128, "workers": 1, **(data_extra or {})},
-           "train": {"stage": stage, "out_dir": str(out_dir), "log_every": 1, **(train or {})}}
+           "train": {"stage": stage, "out_dir": str(out_dir), "log_every": 1, **(train or {})},
+           "dist": dist or {}}
     path.write_text(json.dumps(cfg))
     return path
 

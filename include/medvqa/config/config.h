@@ -11,6 +11,17 @@
 namespace medvqa {
 class Problems;
 
+// What a training run trains: align = the projector (stage 1); lora = LoRA adapters, the projector
+// and, with model.train_special_rows, the chat-template token rows (stage 2).
+enum class Stage { align, lora };
+template <>
+struct config::EnumNames<Stage> {
+  static const std::vector<std::string>& names() {
+    static const std::vector<std::string> kNames{"align", "lora"};
+    return kNames;
+  }
+};
+
 struct LoraConfig {
   int64_t r = 128;  // LLaVA-1.5 / LLaVA-Med recipe; the paper does not publish its LoRA settings
   double alpha = 256;
@@ -103,7 +114,7 @@ struct DataConfig {
 };
 
 struct TrainConfig {
-  std::string stage = "align";
+  Stage stage = Stage::align;
   std::string out_dir = "runs/medvqa";
   int64_t epochs = 1;
   int64_t max_steps = 0;
@@ -121,12 +132,10 @@ struct TrainConfig {
   int64_t keep_last = 2;
   std::string resume;
   std::string autocast = "auto";
-  int64_t dist_timeout_s = 1800;
-  double dist_bucket_mb = 25;
 
   template <class V>
   void visit(V& v) {
-    v.field("stage", stage, config::one_of({"align", "lora"}, "align = projector only (stage 1); lora = LoRA + projector (stage 2)"));
+    v.field("stage", stage, config::choice<Stage>("align = projector only (stage 1); lora = LoRA + projector (stage 2)"));
     v.field("out_dir", out_dir, config::path("run directory"));
     v.field("epochs", epochs, config::range(1, 1e6, "passes over the training split"));
     v.field("max_steps", max_steps, config::range(0, 1e12, "stop after this many optimizer steps; 0 = epochs decide"));
@@ -144,8 +153,18 @@ struct TrainConfig {
     v.field("keep_last", keep_last, config::range(1, 1e6, "checkpoints kept"));
     v.field("resume", resume, config::doc("'' = fresh run, 'auto' = latest checkpoint of out_dir, or a checkpoint path"));
     v.field("autocast", autocast, config::one_of({"auto", "bf16", "none"}, "forward + loss under bf16 autocast with fp32 trainable weights and optimizer states; auto = on CUDA only, none = compute in model.dtype"));
-    v.field("dist_timeout_s", dist_timeout_s, config::range(1, 1e6, "data-parallel runs: rendezvous and collective timeout in seconds; a rank that stops answering fails the others after this long"));
-    v.field("dist_bucket_mb", dist_bucket_mb, config::range(0.001, 1e5, "data-parallel runs: size of the flat gradient buckets all-reduced together, in MiB"));
+  }
+};
+
+// Data-parallel runs of train and eval (medvqa/dist).
+struct DistConfig {
+  int64_t timeout_s = 1800;
+  double bucket_mb = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v.field("timeout_s", timeout_s, config::range(1, 1e6, "rendezvous and collective timeout in seconds; a rank that stops answering fails the others after this long"));
+    v.field("bucket_mb", bucket_mb, config::range(0.001, 1e5, "size of the flat gradient buckets all-reduced together, in MiB"));
   }
 };
 
@@ -179,6 +198,7 @@ struct Config {
   DataConfig data;
   TrainConfig train;
   EvalConfig eval;
+  DistConfig dist;
 
   template <class V>
   void visit(V& v) {
@@ -186,6 +206,7 @@ struct Config {
     v.section("data", data);
     v.section("train", train);
     v.section("eval", eval);
+    v.section("dist", dist);
   }
   // Rules that involve more than one field.
   void validate(Problems& problems) const;

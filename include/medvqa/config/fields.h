@@ -39,6 +39,20 @@ inline Spec path(std::string help) {
   return s;
 }
 
+// An enum field is spelled by EnumNames<E>::names(): one name per value, in the enum's order.
+// Readers accept only those names; writers and the reference print them.
+template <class E>
+struct EnumNames;
+
+template <class E>
+const std::string& name_of(E value) {
+  return EnumNames<E>::names().at(static_cast<size_t>(value));
+}
+template <class E>
+Spec choice(std::string help) {
+  return one_of(EnumNames<E>::names(), std::move(help));
+}
+
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(const std::string& a, const std::string& b);
 // The candidate closest to `key`, or "" when none is close enough to be a plausible typo.

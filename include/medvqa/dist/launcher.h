@@ -11,7 +11,7 @@ namespace medvqa {
 int launch_local(int nproc, double grace_s);
 // What `--nproc-per-node N` does: with N > 1 and no launcher environment (RANK, SLURM_PROCID) yet,
 // runs the N ranks and exits with launch_local's code; otherwise returns and this process is a rank.
-// The others get `timeout_s` (train.dist_timeout_s) and a margin to fail on their own after one did.
+// The others get `timeout_s` (dist.timeout_s) and a margin to fail on their own after one did.
 void launch_if_requested(int nproc, double timeout_s);
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
 int free_local_port();

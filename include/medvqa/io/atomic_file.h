@@ -32,5 +32,8 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // A new folder `dir`: `fill` writes into a temporary folder beside it (the path it is given),
 // which is then renamed to `dir`. Refuses an existing `dir` unless it is an empty folder.
 void write_dir_atomic(const std::string& dir, const std::function<void(const std::string& temp_dir)>& fill);
+// The same, replacing an existing folder `dir` in one step: readers see the old folder or the
+// new one, whole (Linux's RENAME_EXCHANGE; see atomic_file.cpp for file systems without it).
+void replace_dir_atomic(const std::string& dir, const std::function<void(const std::string& temp_dir)>& fill);
 
 }  // namespace medvqa

@@ -150,6 +150,8 @@ class LlamaImpl : public torch::nn::Module {
   // (trainable_tokens.h), the matrix stays frozen. Refused with tied embeddings.
   void add_trainable_tokens(const std::string& layer, const std::vector<int64_t>& ids,
                             std::optional<c10::ScalarType> dtype = std::nullopt);
+  // The trainable rows' parameters (trainable_tokens_delta of each adapted layer).
+  std::vector<at::Tensor> trainable_token_parameters() const;
 
   // Recompute decoder layers 0, k, 2k, ... (k = checkpoint_every) in backward instead of keeping
   // their activations (training without a KV cache only; activation_checkpoint.h).

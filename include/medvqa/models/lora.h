@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <optional>
+#include <vector>
 
 namespace medvqa {
 
@@ -29,6 +30,8 @@ class LoraLinearImpl : public torch::nn::Module {
   // weight's) on the weight's device.
   void add_adapter(const LoraOptions& options);
   bool has_adapter() const { return !lora_A.is_empty(); }
+  // lora_A and lora_B's weights (none without an adapter).
+  std::vector<at::Tensor> adapter_parameters() const;
   const LoraOptions& lora_options() const { return options_; }
   double scale() const { return options_.alpha / static_cast<double>(options_.r); }
 

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "medvqa/config/config.h"
-#include "medvqa/text/tokenizer.h"
 #include "medvqa/models/peft_adapter.h"
 #include "medvqa/models/vqa_model.h"
 
@@ -22,13 +21,18 @@ struct BuiltModel {
   c10::ScalarType dtype = c10::kFloat;
 };
 
-// stage: "align" (projector trains), "lora" (LoRA + projector train) or "" (inference: nothing trains).
-// The weights that train are built and loaded in `trainable_dtype` (default: model.dtype), so the
-// fp32 masters of mixed-precision training hold a stage-1 projector or an adapter bit for bit.
-BuiltModel build_model(const ModelConfig& config, const std::string& stage,
-                       std::optional<c10::ScalarType> trainable_dtype = std::nullopt);
-// The tokenizer of the model: model.tokenizer, or the one in the LLM's directory.
-std::unique_ptr<Tokenizer> load_model_tokenizer(const ModelConfig& config);
+struct BuildOptions {
+  // What trains (config.h's Stage); unset: inference, nothing trains.
+  std::optional<Stage> stage;
+  // The weights that train are built and loaded in this dtype (default: model.dtype), so the fp32
+  // masters of mixed-precision training hold a stage-1 projector or an adapter bit for bit.
+  std::optional<c10::ScalarType> trainable_dtype;
+  // model.train_special_rows with a fresh adapter: the token ids whose embedding and output rows
+  // train (the chat template's special tokens, chat_template.h).
+  std::vector<int64_t> special_rows;
+};
+
+BuiltModel build_model(const ModelConfig& config, const BuildOptions& options = {});
 // The trainable parameters by name, in a stable order.
 std::vector<std::pair<std::string, at::Tensor>> trainable_parameters(VqaModel& model);
 void save_projector(VqaModel& model, const std::string& path);

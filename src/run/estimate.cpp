@@ -1,4 +1,4 @@
-#include "medvqa/models/estimate.h"
+#include "medvqa/run/estimate.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -83,14 +83,14 @@ int64_t llama_parameter_count(const LlamaOptions& o) {
   return embed + o.num_hidden_layers * layer + o.hidden_size + (o.tie_word_embeddings ? 0 : embed);
 }
 
-ParameterCounts count_parameters(const ModelConfig& m, const std::string& stage, const VitOptions& vit,
+ParameterCounts count_parameters(const ModelConfig& m, Stage stage, const VitOptions& vit,
                                  const LlamaOptions& llm) {
   ParameterCounts c;
   c.vision = vit_parameter_count(vit);
   c.llm = llama_parameter_count(llm);
   const int64_t in = m.feature_select == "pooled" ? vit.embed_dim : vit.width, H = llm.hidden_size;
   c.projector = linear_params(in, H, true) + (m.projector == "mlp2x_gelu" ? linear_params(H, H, true) : 0);
-  if (stage == "lora" && m.lora.r > 0) {
+  if (stage == Stage::lora && m.lora.r > 0) {
     for (const auto& [name, io] : layer_linears(llm))
       if (targeted(m.lora, name)) c.lora += m.lora.r * (io.first + io.second) * llm.num_hidden_layers;
     if (m.train_special_rows) c.token_rows = 2 * kChatSpecialTokens * H;
@@ -134,7 +134,7 @@ MemoryEstimate estimate_memory(const Config& config, const EstimateOptions& opti
   // Decoder layers: everything kept (off), or (on) each recomputed layer (0, k, 2k, ...) keeps only
   // its input, the others everything, plus the one layer being recomputed. Around them: the
   // embeddings and the final norm.
-  const bool lora_on = t.stage == "lora" && m.lora.r > 0;
+  const bool lora_on = t.stage == Stage::lora && m.lora.r > 0;
   const double layer = layer_activation_bytes(llm, m.lora, lora_on, a);
   const double outside = tokens * (2.0 * a * llm.hidden_size + 4.0 * llm.hidden_size);
   const int64_t L = llm.num_hidden_layers, recomputed = (L + m.checkpoint_every - 1) / m.checkpoint_every;
@@ -161,7 +161,7 @@ nlohmann::json estimate_json(const MemoryEstimate& e, const Config& config) {
                           {"lm_head", e.head},          {"overhead", e.overhead},   {"total", e.total(ckpt)},
                           {"fits", e.total(ckpt) <= e.options.gpu_memory_gib * kGiB}};
   };
-  return {{"stage", config.train.stage},
+  return {{"stage", config::name_of(config.train.stage)},
           {"parameters",
            {{"vision", e.params.vision}, {"projector", e.params.projector}, {"llm", e.params.llm}, {"lora", e.params.lora},
             {"token_rows", e.params.token_rows}, {"total", e.params.total()}, {"trainable", e.params.trainable}}},

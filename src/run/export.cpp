@@ -1,9 +1,10 @@
-#include "medvqa/models/export.h"
+#include "medvqa/run/export.h"
 
 #include <filesystem>
 
 #include "medvqa/config/loader.h"
 #include "medvqa/config/model_dir.h"
+#include "medvqa/config/run_dir.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/io/atomic_file.h"
@@ -29,7 +30,7 @@ void copy_file_to(const fs::path& from, const fs::path& to) {
 }
 
 void write_llm(const ModelConfig& m, const fs::path& out) {
-  BuiltModel built = build_model(m, "");
+  BuiltModel built = build_model(m);
   auto layers = lora_layers(*built.model->llm);
   for (auto& [name, layer] : layers) layer->merge();
   log_info("export: merged LoRA (r=", built.adapter.lora.r, ", alpha=", built.adapter.lora.alpha, ") into ", layers.size(),
@@ -65,17 +66,18 @@ void export_bundle(const std::string& model_dir, const std::string& out, const s
   if (!dtype.empty()) m.dtype = dtype;
   const std::string source = find_model_dir(model_dir);
   write_dir_atomic(out, [&](const std::string& temp) {
-    const fs::path dir(temp);
+    const ModelDir dir{temp};
     log_info("export: vision tower ", m.vision);
-    fs::copy(m.vision, dir / "vision", fs::copy_options::recursive);
-    fs::copy_file(m.projector_weights, dir / "projector.safetensors");
-    write_llm(m, dir / "llm");
+    fs::copy(m.vision, dir.vision(), fs::copy_options::recursive);
+    fs::copy_file(m.projector_weights, dir.projector());
+    write_llm(m, dir.llm());
 
+    // The bundle's config names its files relative to itself.
     Config bundle = config;
-    bundle.model.vision = "vision";
-    bundle.model.llm = "llm";
+    bundle.model.vision = dir.vision().filename().string();
+    bundle.model.llm = dir.llm().filename().string();
     bundle.model.tokenizer = "";
-    bundle.model.projector_weights = "projector.safetensors";
+    bundle.model.projector_weights = dir.projector().filename().string();
     bundle.model.adapter = "";
     bundle.model.lora.r = 0;  // merged into llm/
     bundle.data.root = bundle.data.manifest = "";
@@ -83,7 +85,7 @@ void export_bundle(const std::string& model_dir, const std::string& out, const s
     const std::string header = "# medvqa export --bundle of " + fs::absolute(source).lexically_normal().string() +
                                (config.model.adapter.empty() ? "" : " (LoRA merged into llm/)") +
                                ". Paths are relative to this folder.\n";
-    write_file_atomic((dir / "config.yaml").string(), header + to_yaml(bundle));
+    write_file_atomic(dir.config().string(), header + to_yaml(bundle));
   });
   log_info("export: bundle ", out, " (ask --model ", out, ", or model.from=", out, " in an eval config)");
 }
@@ -97,7 +99,7 @@ void export_adapter(const std::string& model_dir, const std::string& out) {
   write_dir_atomic(out, [&](const std::string& temp) {
     for (const char* name : {"adapter_config.json", "adapter_model.safetensors"})
       fs::copy_file(fs::path(adapter) / name, fs::path(temp) / name);
-    fs::copy_file(config.model.projector_weights, fs::path(temp) / "projector.safetensors");
+    fs::copy_file(config.model.projector_weights, ModelDir{temp}.projector());
   });
   log_info("export: PEFT adapter + projector in ", out);
 }

@@ -37,7 +37,7 @@ struct ParameterCounts {
 // Parameters of the modules medvqa builds for these options (what named_parameters() counts).
 int64_t vit_parameter_count(const VitOptions& options);
 int64_t llama_parameter_count(const LlamaOptions& options);
-ParameterCounts count_parameters(const ModelConfig& model, const std::string& stage, const VitOptions& vit,
+ParameterCounts count_parameters(const ModelConfig& model, Stage stage, const VitOptions& vit,
                                  const LlamaOptions& llm);
 
 struct MemoryEstimate {

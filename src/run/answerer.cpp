@@ -1,14 +1,15 @@
-#include "medvqa/eval/answerer.h"
+#include "medvqa/run/answerer.h"
 
 #include <algorithm>
 
+#include "medvqa/run/model_tokenizer.h"
 #include "medvqa/text/utf8.h"
 
 namespace medvqa {
 
 Answerer::Answerer(const Config& config) : config_(config) {
   tokenizer_ = load_model_tokenizer(config.model);
-  built_ = build_model(config.model, "");
+  built_ = build_model(config.model);
   built_.model->eval();
   stop_ids_ = built_.eos_ids;
   for (int32_t id : tokenizer_->stop_ids())
