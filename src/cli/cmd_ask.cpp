@@ -6,8 +6,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "medvqa/cli/commands.h"
@@ -15,6 +13,7 @@
 #include "medvqa/data/dataset_reader.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/run/answerer.h"
 #include "medvqa/text/stream_decoder.h"
 #include "medvqa/text/utf8.h"
@@ -24,7 +23,6 @@ namespace medvqa::cli {
 
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
@@ -91,51 +89,23 @@ void ask_one(const AskArgs& a) {
 }
 
 struct InputLine {
-  json fields;        // the line as given, echoed in the output
-  std::string image;  // resolved against the input file's folder
-  std::string question;
-  std::vector<std::string> options;  // in the closed form (data.question_form=closed), listed in the prompt
-  std::string source;  // "FILE line N"
+  json fields;  // the line as given, echoed in the output
+  VqaItem item;  // image resolved against the input file's folder; options listed in the closed form
 };
 
-// Every line of the file, or one Error listing every bad line by number.
+// Every line of the file (the dataset's JSONL items, the answer optional), or one Error listing
+// every bad line by number.
 std::vector<InputLine> read_input(const std::string& path) {
-  std::ifstream in(path);
-  MEDVQA_CHECK(in, "--input ", path, ": cannot open");
-  const fs::path base = fs::absolute(path).parent_path();
   std::vector<InputLine> lines;
   Problems problems;
-  std::string text;
-  for (int64_t number = 1; std::getline(in, text); ++number) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    InputLine line;
-    line.source = path + " line " + std::to_string(number);
-    line.fields = json::parse(text, nullptr, false);
-    if (line.fields.is_discarded() || !line.fields.is_object()) {
-      problems.add(line.source + ": expected a JSON object {\"image\": PATH, \"question\": TEXT}, got " +
-                   (line.fields.is_discarded() ? "invalid JSON" : std::string(line.fields.type_name())));
-      continue;
-    }
-    bool ok = true;
-    for (const char* key : {"image", "question"})
-      if (!line.fields.contains(key) || !line.fields[key].is_string() || line.fields[key].get<std::string>().empty()) {
-        problems.add(line.source + ": \"" + key + "\" must be a non-empty string, got " +
-                     (line.fields.contains(key) ? line.fields[key].dump() : std::string("nothing")));
-        ok = false;
-      }
-    if (!ok) continue;
-    line.image = (base / line.fields["image"].get<std::string>()).lexically_normal().string();
-    line.question = line.fields["question"].get<std::string>();
-    try {
-      line.options = read_options(nlohmann::json(line.fields), line.source);
-    } catch (const Error& e) {
-      problems.add(e.what());
-      continue;
-    }
-    if (!fs::is_regular_file(line.image)) problems.add(line.source + ": image " + line.image + " does not exist");
-    lines.push_back(std::move(line));
-  }
-  MEDVQA_CHECK(in.eof(), "--input ", path, ": read error");
+  for_each_json_line(
+      path,
+      [&](const JsonObject& line, size_t number) {
+        VqaItem item = read_jsonl_item(line, number, path, Presence::kOptional);
+        check_image(item);
+        lines.push_back({line.value(), std::move(item)});
+      },
+      [&](const Error& e) { problems.add(e.what()); });
   problems.throw_if_any("--input " + path + ": bad lines");
   MEDVQA_CHECK(!lines.empty(), "--input ", path, ": no questions (expected JSON lines {\"image\": PATH, \"question\": TEXT})");
   return lines;
@@ -152,8 +122,9 @@ void ask_many(const AskArgs& a) {
     std::vector<std::vector<int64_t>> prompts;
     std::vector<std::string> images;
     for (size_t i = begin; i < end; ++i) {
-      prompts.push_back(answerer.prompt_ids(lines[i].question, lines[i].options, lines[i].source));
-      images.push_back(lines[i].image);
+      const VqaItem& item = lines[i].item;
+      prompts.push_back(answerer.prompt_ids(item.question, item.options, item.source));
+      images.push_back(item.image);
     }
     at::Tensor pixels = stack_pixels(vision::preprocess_files(images, pre, a.threads));
     GenerationResult r = answerer.generate(prompts, answerer.image_features(pixels), a.max_new_tokens);

@@ -1,10 +1,7 @@
 #include "medvqa/data/dataset_reader.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
@@ -13,7 +10,6 @@ namespace medvqa {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 // Collects bad items and applies the skip policy at the end.
 class BadItems {
@@ -36,65 +32,79 @@ class BadItems {
   Problems problems_;
 };
 
-std::string required_string(const json& item, const char* key, const std::string& where) {
-  MEDVQA_CHECK(item.contains(key), where, ": missing field \"", key, "\"");
-  MEDVQA_CHECK(item[key].is_string(), where, ": field \"", key, "\" must be a string, got ", item[key].dump());
-  std::string v = item[key].get<std::string>();
-  MEDVQA_CHECK(!v.empty(), where, ": field \"", key, "\" is empty");
+using StringGetter = std::optional<std::string> (JsonObject::*)(const std::string&, Presence) const;
+
+// Item texts, ids and paths may not be empty; `get` reads ids (a string or an integer).
+std::optional<std::string> text(const JsonObject& j, const std::string& key, Presence presence = Presence::kRequired,
+                                StringGetter get = &JsonObject::string) {
+  std::optional<std::string> v = (j.*get)(key, presence);
+  if (v && v->empty()) j.fail(key, "expected a non-empty string, found \"\"");
   return v;
 }
 
-std::string optional_string(const json& item, const char* key, const std::string& fallback, const std::string& where) {
-  if (!item.contains(key) || item[key].is_null()) return fallback;
-  if (item[key].is_number_integer()) return std::to_string(item[key].get<int64_t>());
-  return required_string(item, key, where);
-}
-
-void check_image(const VqaItem& item, const ReadOptions& options) {
-  if (!options.check_images) return;
-  std::error_code ec;
-  MEDVQA_CHECK(fs::is_regular_file(item.image, ec), item.source, ": image not found: ", item.image);
-  MEDVQA_CHECK(fs::file_size(item.image, ec) > 0, item.source, ": image is empty: ", item.image);
-}
-
-VqaItem parse_omnimedvqa_item(const json& j, const fs::path& root, const std::string& where) {
-  MEDVQA_CHECK(j.is_object(), where, ": expected an object");
-  VqaItem item;
-  item.source = where;
-  item.dataset = required_string(j, "dataset", where);
-  item.question_id = optional_string(j, "question_id", "", where);
-  MEDVQA_CHECK(!item.question_id.empty(), where, ": missing field \"question_id\"");
-  item.question_type = required_string(j, "question_type", where);
-  item.question = required_string(j, "question", where);
-  item.gt_answer = required_string(j, "gt_answer", where);
-  item.image_path = required_string(j, "image_path", where);
-  item.modality_type = required_string(j, "modality_type", where);
+// OmniMedVQA's option_A..D in order, absent ones skipped.
+std::vector<std::string> lettered_options(const JsonObject& j) {
+  std::vector<std::string> options;
   for (const char* key : {"option_A", "option_B", "option_C", "option_D"})
-    if (j.contains(key) && !j[key].is_null()) item.options.push_back(required_string(j, key, where));
-  MEDVQA_CHECK(item.options.size() >= 2, where, ": expected at least 2 options (option_A, option_B), got ", item.options.size());
-  MEDVQA_CHECK(std::find(item.options.begin(), item.options.end(), item.gt_answer) != item.options.end(), where,
-               ": gt_answer \"", item.gt_answer, "\" is not one of the options");
+    if (auto option = text(j, key, Presence::kOptional)) options.push_back(*option);
+  return options;
+}
+
+// An "options" list of non-empty strings, or option_A..D; none is fine.
+std::vector<std::string> jsonl_options(const JsonObject& j) {
+  std::optional<std::vector<std::string>> list = j.strings("options", Presence::kOptional);
+  if (!list) return lettered_options(j);
+  for (size_t i = 0; i < list->size(); ++i)
+    if ((*list)[i].empty()) j.fail("options[" + std::to_string(i) + "]", "expected a non-empty string, found \"\"");
+  return *list;
+}
+
+bool is_option(const VqaItem& item) {
+  return std::find(item.options.begin(), item.options.end(), item.gt_answer) != item.options.end();
+}
+
+VqaItem parse_omnimedvqa_item(const JsonObject& j, const fs::path& root) {
+  VqaItem item;
+  item.source = j.where();
+  item.dataset = *text(j, "dataset");
+  item.question_id = *text(j, "question_id", Presence::kRequired, &JsonObject::id);
+  item.question_type = *text(j, "question_type");
+  item.question = *text(j, "question");
+  item.gt_answer = *text(j, "gt_answer");
+  item.image_path = *text(j, "image_path");
+  item.modality_type = *text(j, "modality_type");
+  item.options = lettered_options(j);
+  if (item.options.size() < 2)
+    j.fail(detail::concat("expected at least 2 options (option_A, option_B), found ", item.options.size()));
+  if (!is_option(item)) j.fail("gt_answer", "\"" + item.gt_answer + "\" is not one of the options");
   item.image = (root / item.image_path).lexically_normal().string();
   return item;
 }
 
 }  // namespace
 
-std::vector<std::string> read_options(const json& item, const std::string& where) {
-  std::vector<std::string> options;
-  if (item.contains("options") && !item["options"].is_null()) {
-    const json& list = item["options"];
-    MEDVQA_CHECK(list.is_array(), where, ": field \"options\" must be a list of strings, got ", list.dump());
-    for (const json& o : list) {
-      MEDVQA_CHECK(o.is_string() && !o.get<std::string>().empty(), where,
-                   ": field \"options\" must be a list of non-empty strings, got ", o.dump());
-      options.push_back(o.get<std::string>());
-    }
-    return options;
-  }
-  for (const char* key : {"option_A", "option_B", "option_C", "option_D"})
-    if (item.contains(key) && !item[key].is_null()) options.push_back(required_string(item, key, where));
-  return options;
+void check_image(const VqaItem& item) {
+  std::error_code ec;
+  MEDVQA_CHECK(fs::is_regular_file(item.image, ec), item.source, ": image not found: ", item.image);
+  MEDVQA_CHECK(fs::file_size(item.image, ec) > 0, item.source, ": image is empty: ", item.image);
+}
+
+VqaItem read_jsonl_item(const JsonObject& line, size_t number, const std::string& path, Presence answer) {
+  VqaItem item;
+  item.source = line.where();
+  item.image_path = *text(line, "image");
+  item.question = *text(line, "question");
+  item.gt_answer = text(line, "answer", answer).value_or("");
+  item.question_id = text(line, "question_id", Presence::kOptional, &JsonObject::id).value_or(std::to_string(number));
+  // Breakdown keys a plain file may lack: its own name as the dataset, "unknown" otherwise.
+  item.dataset = text(line, "dataset", Presence::kOptional).value_or(fs::path(path).stem().string());
+  item.modality_type = text(line, "modality_type", Presence::kOptional).value_or("unknown");
+  item.question_type = text(line, "question_type", Presence::kOptional).value_or("unknown");
+  item.options = jsonl_options(line);
+  if (!item.gt_answer.empty() && !item.options.empty() && !is_option(item))
+    line.fail("answer", "\"" + item.gt_answer + "\" is not one of the options");
+  item.image = (fs::absolute(path).parent_path() / item.image_path).lexically_normal().string();
+  return item;
 }
 
 std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions& options) {
@@ -110,11 +120,11 @@ std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions&
   std::vector<VqaItem> items;
   BadItems bad(options);
   for (const auto& file : files) {
-    json array;
+    JsonValue array;
     try {
-      array = json::parse(std::ifstream(file));
-    } catch (const json::exception& e) {
-      bad.add(file.string() + ": invalid JSON: " + e.what());
+      array = read_json_file(file.string());
+    } catch (const Error& e) {
+      bad.add(e.what());
       continue;
     }
     if (!array.is_array()) {
@@ -122,10 +132,9 @@ std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions&
       continue;
     }
     for (size_t i = 0; i < array.size(); ++i) {
-      std::string where = file.string() + " item " + std::to_string(i);
       try {
-        VqaItem item = parse_omnimedvqa_item(array[i], root, where);
-        check_image(item, options);
+        VqaItem item = parse_omnimedvqa_item(JsonObject(array[i], file.string() + " item " + std::to_string(i)), root);
+        if (options.check_images) check_image(item);
         items.push_back(std::move(item));
       } catch (const Error& e) {
         bad.add(e.what());
@@ -137,43 +146,16 @@ std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions&
 }
 
 std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions& options) {
-  std::ifstream in(path);
-  MEDVQA_CHECK(in, path, ": cannot open");
-  fs::path base = fs::absolute(path).parent_path();
   std::vector<VqaItem> items;
   BadItems bad(options);
-  std::string line;
-  for (size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::string where = path + " line " + std::to_string(n);
-    try {
-      json j;
-      try {
-        j = json::parse(line);
-      } catch (const json::exception& e) {
-        MEDVQA_FAIL(where, ": invalid JSON: ", e.what());
-      }
-      MEDVQA_CHECK(j.is_object(), where, ": expected an object with image, question, answer");
-      VqaItem item;
-      item.source = where;
-      item.image_path = required_string(j, "image", where);
-      item.question = required_string(j, "question", where);
-      item.gt_answer = required_string(j, "answer", where);
-      item.question_id = optional_string(j, "question_id", std::to_string(n), where);
-      // Breakdown keys a plain file may lack: its own name as the dataset, "unknown" otherwise.
-      item.dataset = optional_string(j, "dataset", fs::path(path).stem().string(), where);
-      item.modality_type = optional_string(j, "modality_type", "unknown", where);
-      item.question_type = optional_string(j, "question_type", "unknown", where);
-      item.options = read_options(j, where);
-      MEDVQA_CHECK(item.options.empty() || std::find(item.options.begin(), item.options.end(), item.gt_answer) != item.options.end(),
-                   where, ": answer \"", item.gt_answer, "\" is not one of the options");
-      item.image = (base / item.image_path).lexically_normal().string();
-      check_image(item, options);
-      items.push_back(std::move(item));
-    } catch (const Error& e) {
-      bad.add(e.what());
-    }
-  }
+  for_each_json_line(
+      path,
+      [&](const JsonObject& line, size_t number) {
+        VqaItem item = read_jsonl_item(line, number, path, Presence::kRequired);
+        if (options.check_images) check_image(item);
+        items.push_back(std::move(item));
+      },
+      [&](const Error& e) { bad.add(e.what()); });
   bad.finish(path, items.size());
   return items;
 }

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -13,6 +12,7 @@
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/io/tensor_store.h"
@@ -25,62 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-// Typed reads of one JSON object; every problem goes to `problems`, reading carries on.
-class Fields {
- public:
-  Fields(const json& j, std::string where, Problems& problems) : j_(j), where_(std::move(where)), problems_(problems) {}
-
-  bool has(const char* key) const { return j_.contains(key) && !j_[key].is_null(); }
-  std::optional<int64_t> integer(const char* key, bool required) const {
-    if (!has(key)) {
-      if (required) problems_.add(where_ + ": missing required field \"" + key + "\"");
-      return std::nullopt;
-    }
-    const json& v = j_[key];
-    if (!v.is_number_integer() || v.get<int64_t>() <= 0) {
-      problems_.add(where_ + ": \"" + key + "\" must be a positive integer, got " + v.dump());
-      return std::nullopt;
-    }
-    return v.get<int64_t>();
-  }
-  std::optional<double> number(const char* key, bool required) const {
-    if (!has(key)) {
-      if (required) problems_.add(where_ + ": missing required field \"" + key + "\"");
-      return std::nullopt;
-    }
-    const json& v = j_[key];
-    if (!v.is_number() || !(v.get<double>() > 0)) {
-      problems_.add(where_ + ": \"" + key + "\" must be a positive number, got " + v.dump());
-      return std::nullopt;
-    }
-    return v.get<double>();
-  }
-  std::optional<std::string> string(const char* key) const {
-    if (!has(key)) return std::nullopt;
-    if (!j_[key].is_string()) {
-      problems_.add(where_ + ": \"" + key + "\" must be a string, got " + j_[key].dump());
-      return std::nullopt;
-    }
-    return j_[key].get<std::string>();
-  }
-  bool boolean(const char* key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (!j_[key].is_boolean()) {
-      problems_.add(where_ + ": \"" + key + "\" must be true or false, got " + j_[key].dump());
-      return fallback;
-    }
-    return j_[key].get<bool>();
-  }
-  const json& raw(const char* key) const { return j_[key]; }
-  const std::string& where() const { return where_; }
-  Problems& problems() const { return problems_; }
-
- private:
-  const json& j_;
-  std::string where_;
-  Problems& problems_;
-};
-
 // One description of rotary embeddings: the classic rope_theta + rope_scaling pair or
 // transformers 5's rope_parameters block.
 struct Rope {
@@ -88,21 +32,21 @@ struct Rope {
   std::optional<RopeScaling> scaling;
 };
 
-std::optional<RopeScaling> parse_scaling(const Fields& f) {
-  auto type = f.string("rope_type");
-  if (!type) type = f.string("type");  // the name before transformers 4.45
+std::optional<RopeScaling> parse_scaling(const JsonObject& f) {
+  const char* type_key = f.has("rope_type") ? "rope_type" : "type";  // "type": the name before transformers 4.45
+  auto type = f.string(type_key, Presence::kOptional);
   if (!type || *type == "default") return std::nullopt;
   if (*type != "llama3") {
-    f.problems().add(f.where() + ": rope_type \"" + *type + "\" is not supported (default or llama3)");
+    f.fail(type_key, "\"" + *type + "\" is not supported (default or llama3)");
     return std::nullopt;
   }
   RopeScaling s;
-  auto factor = f.number("factor", true);
-  auto low = f.number("low_freq_factor", true);
-  auto high = f.number("high_freq_factor", true);
-  auto ctx = f.integer("original_max_position_embeddings", true);
+  auto factor = f.positive_number("factor");
+  auto low = f.positive_number("low_freq_factor");
+  auto high = f.positive_number("high_freq_factor");
+  auto ctx = f.positive_int("original_max_position_embeddings");
   if (!factor || !low || !high || !ctx) return std::nullopt;
-  if (!(*high > *low)) f.problems().add(f.where() + ": high_freq_factor must exceed low_freq_factor");
+  if (!(*high > *low)) f.fail("high_freq_factor", "must exceed low_freq_factor");
   s.factor = *factor;
   s.low_freq_factor = *low;
   s.high_freq_factor = *high;
@@ -121,18 +65,6 @@ std::string number_str(double v) {
   std::ostringstream os;
   os << v;
   return os.str();
-}
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  MEDVQA_CHECK(in, path.string(), ": cannot open");
-  try {
-    json j = json::parse(in);
-    MEDVQA_CHECK(j.is_object(), path.string(), ": expected a JSON object");
-    return j;
-  } catch (const json::exception& e) {
-    MEDVQA_FAIL(path.string(), ": invalid JSON: ", e.what());
-  }
 }
 
 // How the tensors of one checkpoint format map onto the module's (HF) names.
@@ -193,83 +125,69 @@ std::string meta_name(std::string name) {
 
 std::vector<int64_t> eos_ids_of(const fs::path& dir) {
   std::vector<int64_t> ids = {128001, 128009};
-  fs::path gen = dir / "generation_config.json";
+  const std::string gen = (dir / "generation_config.json").string();
   if (!fs::exists(gen)) return ids;
-  json j = read_json(gen);
-  auto add = [&](const json& v) {
-    MEDVQA_CHECK(v.is_number_integer(), gen.string(), ": eos_token_id must be an integer or a list of them, got ",
-                 v.dump());
+  const JsonValue config = read_json_file(gen);
+  const JsonObject f(config, gen);
+  const JsonValue* eos = f.find("eos_token_id");
+  if (!eos) return ids;
+  for (const JsonValue& v : eos->is_array() ? *eos : JsonValue::array({*eos})) {
+    if (!v.is_number_integer()) f.fail("eos_token_id", "expected an integer or a list of them, found " + v.dump());
     if (std::find(ids.begin(), ids.end(), v.get<int64_t>()) == ids.end()) ids.push_back(v.get<int64_t>());
-  };
-  if (j.contains("eos_token_id") && !j["eos_token_id"].is_null()) {
-    if (j["eos_token_id"].is_array())
-      for (const auto& v : j["eos_token_id"]) add(v);
-    else
-      add(j["eos_token_id"]);
   }
   return ids;
 }
 
 }  // namespace
 
-LlamaOptions llama_options_from_hf_config(const json& config, const std::string& where) {
+LlamaOptions llama_options_from_hf_config(const JsonValue& config, const std::string& where) {
   Problems problems;
-  Fields f(config, where, problems);
+  const JsonObject f(config, where, &problems);
   LlamaOptions o;
-  if (auto type = f.string("model_type"); type && *type != "llama")
-    problems.add(where + ": model_type \"" + *type + "\" is not \"llama\"");
-  if (auto act = f.string("hidden_act"); act && *act != "silu")
-    problems.add(where + ": hidden_act \"" + *act + "\" is not supported (silu)");
+  if (auto type = f.string("model_type", Presence::kOptional); type && *type != "llama")
+    f.fail("model_type", "\"" + *type + "\" is not \"llama\"");
+  if (auto act = f.string("hidden_act", Presence::kOptional); act && *act != "silu")
+    f.fail("hidden_act", "\"" + *act + "\" is not supported (silu)");
   for (const char* bias : {"attention_bias", "mlp_bias"})
-    if (f.boolean(bias, false)) problems.add(where + ": \"" + bias + "\": true is not supported (LLaMA has no biases)");
+    if (f.boolean(bias, Presence::kOptional).value_or(false)) f.fail(bias, "true is not supported (LLaMA has no biases)");
 
-  auto vocab = f.integer("vocab_size", true);
-  auto hidden = f.integer("hidden_size", true);
-  auto inter = f.integer("intermediate_size", true);
-  auto layers = f.integer("num_hidden_layers", true);
-  auto heads = f.integer("num_attention_heads", true);
-  auto kv_heads = f.integer("num_key_value_heads", false);
-  auto head_dim = f.integer("head_dim", false);
+  auto vocab = f.positive_int("vocab_size");
+  auto hidden = f.positive_int("hidden_size");
+  auto inter = f.positive_int("intermediate_size");
+  auto layers = f.positive_int("num_hidden_layers");
+  auto heads = f.positive_int("num_attention_heads");
+  auto kv_heads = f.positive_int("num_key_value_heads", Presence::kOptional);
+  auto head_dim = f.positive_int("head_dim", Presence::kOptional);
   if (heads && kv_heads && *heads % *kv_heads != 0)
-    problems.add(where + ": num_attention_heads " + std::to_string(*heads) + " is not a multiple of num_key_value_heads " +
-                 std::to_string(*kv_heads));
+    f.fail("num_attention_heads " + std::to_string(*heads) + " is not a multiple of num_key_value_heads " +
+           std::to_string(*kv_heads));
   if (hidden && heads && !head_dim && *hidden % *heads != 0)
-    problems.add(where + ": hidden_size " + std::to_string(*hidden) + " is not a multiple of num_attention_heads " +
-                 std::to_string(*heads) + " and no head_dim is given");
-  if (head_dim && *head_dim % 2 != 0) problems.add(where + ": head_dim " + std::to_string(*head_dim) + " must be even");
+    f.fail("hidden_size " + std::to_string(*hidden) + " is not a multiple of num_attention_heads " +
+           std::to_string(*heads) + " and no head_dim is given");
+  if (head_dim && *head_dim % 2 != 0) f.fail("head_dim", std::to_string(*head_dim) + " must be even");
 
   Rope classic, current;
-  bool has_classic = f.has("rope_theta") || f.has("rope_scaling");
-  classic.theta = f.number("rope_theta", false);
-  if (f.has("rope_scaling")) {
-    if (f.raw("rope_scaling").is_object())
-      classic.scaling = parse_scaling(Fields(f.raw("rope_scaling"), where + " rope_scaling", problems));
-    else
-      problems.add(where + ": \"rope_scaling\" must be an object or null");
-  }
-  bool has_current = f.has("rope_parameters");
-  if (has_current) {
-    if (f.raw("rope_parameters").is_object()) {
-      Fields p(f.raw("rope_parameters"), where + " rope_parameters", problems);
-      current.theta = p.number("rope_theta", false);
-      current.scaling = parse_scaling(p);
-    } else {
-      problems.add(where + ": \"rope_parameters\" must be an object");
-    }
+  const bool has_classic = f.has("rope_theta") || f.has("rope_scaling");
+  classic.theta = f.positive_number("rope_theta", Presence::kOptional);
+  if (auto scaling = f.object("rope_scaling", Presence::kOptional)) classic.scaling = parse_scaling(*scaling);
+  const bool has_current = f.has("rope_parameters");
+  if (auto parameters = f.object("rope_parameters", Presence::kOptional)) {
+    current.theta = parameters->positive_number("rope_theta", Presence::kOptional);
+    current.scaling = parse_scaling(*parameters);
   }
   if (has_classic && has_current) {
     if (classic.theta && current.theta && *classic.theta != *current.theta)
-      problems.add(where + ": rope_theta " + number_str(*classic.theta) + " contradicts rope_parameters.rope_theta " +
-                   number_str(*current.theta));
+      f.fail("rope_theta " + number_str(*classic.theta) + " contradicts rope_parameters.rope_theta " +
+             number_str(*current.theta));
     if (f.has("rope_scaling") && !same_scaling(classic.scaling, current.scaling))
-      problems.add(where + ": rope_scaling contradicts rope_parameters");
+      f.fail("rope_scaling contradicts rope_parameters");
   }
-  if (auto a = f.string("torch_dtype"), b = f.string("dtype"); a && b && *a != *b)
-    problems.add(where + ": torch_dtype \"" + *a + "\" contradicts dtype \"" + *b + "\"");
+  if (auto a = f.string("torch_dtype", Presence::kOptional), b = f.string("dtype", Presence::kOptional); a && b && *a != *b)
+    f.fail("torch_dtype \"" + *a + "\" contradicts dtype \"" + *b + "\"");
 
-  o.rms_norm_eps = f.number("rms_norm_eps", false).value_or(1e-6);
-  o.max_position_embeddings = f.integer("max_position_embeddings", false).value_or(2048);
-  o.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  o.rms_norm_eps = f.positive_number("rms_norm_eps", Presence::kOptional).value_or(1e-6);
+  o.max_position_embeddings = f.positive_int("max_position_embeddings", Presence::kOptional).value_or(2048);
+  o.tie_word_embeddings = f.boolean("tie_word_embeddings", Presence::kOptional).value_or(false);
   problems.throw_if_any("invalid LLaMA config");
 
   o.vocab_size = *vocab;
@@ -284,25 +202,23 @@ LlamaOptions llama_options_from_hf_config(const json& config, const std::string&
   return o;
 }
 
-LlamaOptions llama_options_from_meta_params(const json& params, const std::string& where) {
+LlamaOptions llama_options_from_meta_params(const JsonValue& params, const std::string& where) {
   Problems problems;
-  Fields f(params, where, problems);
-  auto dim = f.integer("dim", true);
-  auto layers = f.integer("n_layers", true);
-  auto heads = f.integer("n_heads", true);
-  auto kv_heads = f.integer("n_kv_heads", false);
-  auto vocab = f.integer("vocab_size", true);
-  auto multiple_of = f.integer("multiple_of", true);
-  auto ffn_multiplier = f.number("ffn_dim_multiplier", false);
-  auto eps = f.number("norm_eps", false);
-  auto theta = f.number("rope_theta", false);
-  bool scaled = f.boolean("use_scaled_rope", false);
+  const JsonObject f(params, where, &problems);
+  auto dim = f.positive_int("dim");
+  auto layers = f.positive_int("n_layers");
+  auto heads = f.positive_int("n_heads");
+  auto kv_heads = f.positive_int("n_kv_heads", Presence::kOptional);
+  auto vocab = f.positive_int("vocab_size");
+  auto multiple_of = f.positive_int("multiple_of");
+  auto ffn_multiplier = f.positive_number("ffn_dim_multiplier", Presence::kOptional);
+  auto eps = f.positive_number("norm_eps", Presence::kOptional);
+  auto theta = f.positive_number("rope_theta", Presence::kOptional);
+  const bool scaled = f.boolean("use_scaled_rope", Presence::kOptional).value_or(false);
   if (heads && kv_heads && *heads % *kv_heads != 0)
-    problems.add(where + ": n_heads " + std::to_string(*heads) + " is not a multiple of n_kv_heads " +
-                 std::to_string(*kv_heads));
+    f.fail("n_heads " + std::to_string(*heads) + " is not a multiple of n_kv_heads " + std::to_string(*kv_heads));
   if (dim && heads && (*dim % *heads != 0 || (*dim / *heads) % 2 != 0))
-    problems.add(where + ": dim " + std::to_string(*dim) + " does not split into " + std::to_string(*heads) +
-                 " heads of even size");
+    f.fail("dim " + std::to_string(*dim) + " does not split into " + std::to_string(*heads) + " heads of even size");
   problems.throw_if_any("invalid LLaMA params");
 
   LlamaOptions o;
@@ -327,9 +243,9 @@ LlamaOptions llama_options_from_meta_params(const json& params, const std::strin
 LlamaOptions read_llama_config(const std::string& dir) {
   const fs::path root(dir);
   if (fs::exists(root / "config.json"))
-    return llama_options_from_hf_config(read_json(root / "config.json"), (root / "config.json").string());
+    return llama_options_from_hf_config(read_json_file((root / "config.json").string()), (root / "config.json").string());
   if (fs::exists(root / "params.json"))
-    return llama_options_from_meta_params(read_json(root / "params.json"), (root / "params.json").string());
+    return llama_options_from_meta_params(read_json_file((root / "params.json").string()), (root / "params.json").string());
   MEDVQA_FAIL(dir, ": neither config.json (HF) nor params.json (Meta) found");
 }
 
@@ -342,7 +258,7 @@ LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::S
   TensorStore store;
   if (fs::exists(root / "config.json")) {
     out.format = "hf";
-    options = llama_options_from_hf_config(read_json(root / "config.json"), (root / "config.json").string());
+    options = llama_options_from_hf_config(read_json_file((root / "config.json").string()), (root / "config.json").string());
     store = TensorStore::open(dir);
     const bool tied = options.tie_word_embeddings;
     layout.stored_name = [](const std::string& n) { return n; };
@@ -352,7 +268,7 @@ LoadedLlama load_llama(const std::string& dir, const c10::Device& device, c10::S
     layout.convert = [](const std::string&, const at::Tensor& t) { return t; };
   } else if (fs::exists(root / "params.json")) {
     out.format = "meta";
-    options = llama_options_from_meta_params(read_json(root / "params.json"), (root / "params.json").string());
+    options = llama_options_from_meta_params(read_json_file((root / "params.json").string()), (root / "params.json").string());
     MEDVQA_CHECK(fs::exists(root / "consolidated.00.pth"), dir,
                  ": params.json without consolidated.00.pth (only single-file Meta checkpoints are supported)");
     store = TensorStore::open((root / "consolidated.00.pth").string());

@@ -3,14 +3,12 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <regex>
-#include <sstream>
 
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/io/tensor_store.h"
 
@@ -31,16 +29,6 @@ struct TimmSize {
 // timm's vision_transformer.py model_args for these names.
 constexpr TimmSize kTimmSizes[] = {
     {"tiny", 192, 12, 3}, {"small", 384, 12, 6}, {"base", 768, 12, 12}, {"large", 1024, 24, 16}};
-
-// Reads one integer-valued key of `obj` into `out`, reporting a wrong type.
-void read_int(const nlohmann::json& obj, const std::string& key, int64_t& out, const std::string& where,
-              Problems& problems) {
-  if (!obj.contains(key)) return;
-  if (obj[key].is_number_integer() && obj[key].get<int64_t>() > 0)
-    out = obj[key].get<int64_t>();
-  else
-    problems.add(where + ": " + key + " must be a positive integer, got " + obj[key].dump());
-}
 
 }  // namespace
 
@@ -67,73 +55,66 @@ VitOptions vit_options_from_timm_name(const std::string& name) {
   return options;
 }
 
-VitOptions parse_open_clip_vision_config(const std::string& json_text, const std::string& where) {
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::exception& e) {
-    MEDVQA_FAIL(where, ": invalid JSON: ", e.what());
-  }
-  MEDVQA_CHECK(config.is_object() && config.contains("model_cfg") && config["model_cfg"].is_object(), where,
-               ": no model_cfg object (expected an open_clip_config.json)");
-  const nlohmann::json& model = config["model_cfg"];
-  MEDVQA_CHECK(model.contains("vision_cfg") && model["vision_cfg"].is_object(), where,
-               ": no model_cfg.vision_cfg object");
-  const nlohmann::json& vision = model["vision_cfg"];
-  MEDVQA_CHECK(vision.contains("timm_model_name") && vision["timm_model_name"].is_string(), where,
-               ": model_cfg.vision_cfg.timm_model_name is missing; medvqa runs timm ViT towers (BiomedCLIP's "
-               "vit_base_patch16_224), not open_clip's own VisionTransformer");
-  VitOptions options = vit_options_from_timm_name(vision["timm_model_name"].get<std::string>());
+namespace {
 
+// The vision tower of a parsed open_clip_config.json; `where` names it in errors.
+VitOptions open_clip_vision_options(const JsonValue& config, const std::string& where) {
   Problems problems;
-  read_int(model, "embed_dim", options.embed_dim, where + ": model_cfg", problems);
+  const JsonObject root(config, where, &problems);
+  const std::optional<JsonObject> model = root.object("model_cfg");
+  const std::optional<JsonObject> vision = model ? model->object("vision_cfg") : std::nullopt;
+  if (vision && !vision->has("timm_model_name"))
+    vision->fail("timm_model_name", "missing; medvqa runs timm ViT towers (BiomedCLIP's vit_base_patch16_224), not "
+                                    "open_clip's own VisionTransformer");
+  const std::optional<std::string> name = vision ? vision->string("timm_model_name", Presence::kOptional) : std::nullopt;
+  problems.throw_if_any("not an open_clip vision tower");
+  VitOptions options = vit_options_from_timm_name(*name);
+
+  if (auto embed_dim = model->positive_int("embed_dim", Presence::kOptional)) options.embed_dim = *embed_dim;
   // open_clip leaves the trunk's classifier pooling ("" keeps ViT's class token) and adds a linear head.
-  const std::string pool = vision.value("timm_pool", "avg");
+  // An absent key is open_clip's default; a wrongly typed one is reported by the getter alone.
+  const std::string pool = vision->has("timm_pool") ? vision->string("timm_pool").value_or("") : "avg";
   if (pool != "" && pool != "token")
-    problems.add(where + ": vision_cfg.timm_pool '" + pool + "' is not supported (expected \"\" or \"token\")");
-  const std::string proj = vision.value("timm_proj", "linear");
-  if (proj != "linear")
-    problems.add(where + ": vision_cfg.timm_proj '" + proj + "' is not supported (expected \"linear\")");
-  options.proj_bias = vision.value("timm_proj_bias", false);
+    vision->fail("timm_pool", "\"" + pool + "\" is not supported (expected \"\" or \"token\")");
+  const std::string proj = vision->has("timm_proj") ? vision->string("timm_proj").value_or("linear") : "linear";
+  if (proj != "linear") vision->fail("timm_proj", "\"" + proj + "\" is not supported (expected \"linear\")");
+  options.proj_bias = vision->boolean("timm_proj_bias", Presence::kOptional).value_or(false);
 
   // The keyword arguments open_clip hands to timm.create_model override the name's sizes.
-  if (vision.contains("timm_model_kwargs")) {
-    const nlohmann::json& kwargs = vision["timm_model_kwargs"];
-    const std::string kw_where = where + ": vision_cfg.timm_model_kwargs";
-    if (!kwargs.is_object()) {
-      problems.add(kw_where + " must be an object");
-    } else {
-      for (const auto& [key, value] : kwargs.items()) {
-        if (key == "embed_dim" || key == "depth" || key == "num_heads" || key == "patch_size" || key == "img_size" ||
-            key == "mlp_ratio")
-          continue;
-        problems.add(kw_where + ": '" + key + "' is not supported (embed_dim, depth, num_heads, patch_size, img_size, "
-                     "mlp_ratio)");
-      }
-      const int64_t old_width = options.width;
-      read_int(kwargs, "embed_dim", options.width, kw_where, problems);
-      read_int(kwargs, "depth", options.depth, kw_where, problems);
-      read_int(kwargs, "num_heads", options.heads, kw_where, problems);
-      read_int(kwargs, "patch_size", options.patch_size, kw_where, problems);
-      read_int(kwargs, "img_size", options.image_size, kw_where, problems);
-      double mlp_ratio = static_cast<double>(options.mlp_dim) / old_width;
-      if (kwargs.contains("mlp_ratio")) {
-        if (kwargs["mlp_ratio"].is_number() && kwargs["mlp_ratio"].get<double>() > 0)
-          mlp_ratio = kwargs["mlp_ratio"].get<double>();
-        else
-          problems.add(kw_where + ": mlp_ratio must be a positive number, got " + kwargs["mlp_ratio"].dump());
-      }
-      options.mlp_dim = static_cast<int64_t>(options.width * mlp_ratio);  // timm: int(embed_dim * mlp_ratio)
+  if (const auto kwargs = vision->object("timm_model_kwargs", Presence::kOptional)) {
+    for (const auto& [key, value] : kwargs->value().items()) {
+      if (key == "embed_dim" || key == "depth" || key == "num_heads" || key == "patch_size" || key == "img_size" ||
+          key == "mlp_ratio")
+        continue;
+      kwargs->fail(key, "not supported (embed_dim, depth, num_heads, patch_size, img_size, mlp_ratio)");
     }
+    const int64_t old_width = options.width;
+    auto read = [&](const char* key, int64_t& out) {
+      if (auto v = kwargs->positive_int(key, Presence::kOptional)) out = *v;
+    };
+    read("embed_dim", options.width);
+    read("depth", options.depth);
+    read("num_heads", options.heads);
+    read("patch_size", options.patch_size);
+    read("img_size", options.image_size);
+    const double mlp_ratio = kwargs->positive_number("mlp_ratio", Presence::kOptional)
+                                 .value_or(static_cast<double>(options.mlp_dim) / old_width);
+    options.mlp_dim = static_cast<int64_t>(options.width * mlp_ratio);  // timm: int(embed_dim * mlp_ratio)
   }
   if (options.width % options.heads != 0)
-    problems.add(where + ": width " + std::to_string(options.width) + " is not divisible by " +
-                 std::to_string(options.heads) + " heads");
+    root.fail("width " + std::to_string(options.width) + " is not divisible by " + std::to_string(options.heads) +
+              " heads");
   if (options.image_size % options.patch_size != 0)
-    problems.add(where + ": image size " + std::to_string(options.image_size) + " is not a multiple of the patch size " +
-                 std::to_string(options.patch_size));
+    root.fail("image size " + std::to_string(options.image_size) + " is not a multiple of the patch size " +
+              std::to_string(options.patch_size));
   problems.throw_if_any("unsupported vision tower");
   return options;
+}
+
+}  // namespace
+
+VitOptions parse_open_clip_vision_config(const std::string& json_text, const std::string& where) {
+  return open_clip_vision_options(parse_json(json_text, where), where);
 }
 
 VitOptions read_vit_config(const std::string& dir) {
@@ -146,11 +127,7 @@ VitOptions read_vit_config(const std::string& dir) {
     MEDVQA_FAIL(dir, ": no ", kConfigFile, " (expected an open_clip directory such as BiomedCLIP's: ", kConfigFile,
                 " + open_clip_pytorch_model.bin or a .safetensors file)", hint);
   }
-  std::ifstream in(path);
-  MEDVQA_CHECK(in, path.string(), ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_open_clip_vision_config(text.str(), path.string());
+  return open_clip_vision_options(read_json_file(path.string()), path.string());
 }
 
 int64_t resolve_hidden_state_index(int64_t index, int64_t depth) {

@@ -169,9 +169,9 @@ TEST(DatasetReader, BadItemsAreReportedByFileAndIndexOrSkipped) {
             {"dataset":"B","question_type":"t"}])";
   std::string err = error_message([&] { read_omnimedvqa(root.string(), {}); });
   EXPECT_NE(err.find("3 problems"), std::string::npos) << err;
-  EXPECT_NE(err.find("Bad Set.json item 1: gt_answer \"c\" is not one of the options"), std::string::npos) << err;
+  EXPECT_NE(err.find("Bad Set.json item 1: key \"gt_answer\": \"c\" is not one of the options"), std::string::npos) << err;
   EXPECT_NE(err.find("Bad Set.json item 2: image not found"), std::string::npos) << err;
-  EXPECT_NE(err.find("Bad Set.json item 3: missing field \"question_id\""), std::string::npos) << err;
+  EXPECT_NE(err.find("Bad Set.json item 3: key \"question_id\": missing"), std::string::npos) << err;
   ReadOptions skip;
   skip.skip_bad = true;
   skip.max_skip_fraction = 0.8;

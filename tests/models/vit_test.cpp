@@ -90,12 +90,19 @@ TEST(VitOptions, EveryProblemReportedAtOnce) {
       "vit_base_patch16_224", "timm_pool": "avg", "timm_proj": "mlp", "timm_model_kwargs":
       {"depth": "three", "class_token": false, "num_heads": 5}}}})";
   const std::string message = expect_error([&] { parse_open_clip_vision_config(config, "bad.json"); });
-  for (const char* fragment : {"timm_pool 'avg'", "timm_proj 'mlp'", "depth must be a positive integer",
-                               "'class_token' is not supported", "not divisible by 5 heads", "bad.json"})
+  for (const char* fragment :
+       {"bad.json: key \"model_cfg.vision_cfg.timm_pool\": \"avg\" is not supported",
+        "bad.json: key \"model_cfg.vision_cfg.timm_proj\": \"mlp\" is not supported",
+        "bad.json: key \"model_cfg.vision_cfg.timm_model_kwargs.depth\": expected a positive integer, found a string",
+        "bad.json: key \"model_cfg.vision_cfg.timm_model_kwargs.class_token\": not supported",
+        "bad.json: width 768 is not divisible by 5 heads"})
     EXPECT_NE(message.find(fragment), std::string::npos) << fragment << " not in: " << message;
 
   EXPECT_NE(expect_error([] { parse_open_clip_vision_config(R"({"model_cfg": {"vision_cfg": {"layers": 12}}})", "x"); })
-                .find("timm_model_name is missing"),
+                .find("x: key \"model_cfg.vision_cfg.timm_model_name\": missing"),
+            std::string::npos);
+  EXPECT_NE(expect_error([] { parse_open_clip_vision_config(R"({"model_cfg": []})", "x"); })
+                .find("x: key \"model_cfg\": expected an object, found an array"),
             std::string::npos);
   EXPECT_NE(expect_error([] { parse_open_clip_vision_config("{not json", "x"); }).find("invalid JSON"),
             std::string::npos);

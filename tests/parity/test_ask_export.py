@@ -200,8 +200,8 @@ def test_bad_input_is_a_clean_error(trained, demo, run, tmp_path):
     bad.write_text(json.dumps({"image": p["image"], "question": "q"}) + "\n{not json\n" +
                    json.dumps({"image": p["image"]}) + "\n" + json.dumps({"image": "nope.png", "question": "q"}) + "\n")
     proc = run("ask", "--model", s2, "--input", bad, check=False)
-    assert_user_error(proc, f"{bad} line 2: expected a JSON object", f"{bad} line 3: \"question\" must be",
-                      f"{bad} line 4: image {tmp_path / 'nope.png'} does not exist")
+    assert_user_error(proc, f"--input {bad}: bad lines (3 problems)", f"{bad}:2: invalid JSON at column 3",
+                      f"{bad}:3: key \"question\": missing", f"{bad}:4: image not found: {tmp_path / 'nope.png'}")
     assert proc.stdout == ""
     assert_user_error(run("ask", "--model", s2, "--input", bad, "--image", p["image"], check=False), "--input replaces")
     assert_user_error(run("ask", "--model", s2, "--image", p["image"], check=False), "--question")

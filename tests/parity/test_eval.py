@@ -156,11 +156,12 @@ def test_eval_on_a_plain_jsonl_file(demo, run, tmp_path):
 
 
 @pytest.mark.parametrize("line, fragments", [
-    ('{"image": "x.png", "question": "q"', ["line 2", "invalid JSON"]),
-    ('{"image": "IMG", "question": "q"}', ["line 2", 'missing field "answer"']),
-    ('{"image": "IMG", "question": "q", "answer": "a", "options": ["b", "c"]}', ["line 2", '"a" is not one of the options']),
-    ('{"image": "IMG", "question": "q", "answer": "a", "options": "a"}', ["line 2", '"options" must be a list']),
-    ('{"image": "missing.png", "question": "q", "answer": "a"}', ["line 2", "image not found", "missing.png"]),
+    ('{"image": "x.png", "question": "q"', [":2: invalid JSON at column 35"]),
+    ('{"image": "IMG", "question": "q"}', [':2: key "answer": missing']),
+    ('{"image": "IMG", "question": "q", "answer": "a", "options": ["b", "c"]}',
+     [':2: key "answer": "a" is not one of the options']),
+    ('{"image": "IMG", "question": "q", "answer": "a", "options": "a"}', [':2: key "options": expected a list of strings']),
+    ('{"image": "missing.png", "question": "q", "answer": "a"}', [":2: image not found", "missing.png"]),
 ])
 def test_bad_jsonl_lines_are_named(demo, run, tmp_path, line, fragments):
     image = str(sorted((demo / "data/Images").rglob("*.png"))[0])
@@ -168,7 +169,7 @@ def test_bad_jsonl_lines_are_named(demo, run, tmp_path, line, fragments):
     path = tmp_path / "bad.jsonl"
     path.write_text(good + "\n" + line.replace("IMG", image) + "\n")
     proc = run("eval", "-c", config(demo, tmp_path / "bad_eval", format="jsonl", root=str(path)), check=False)
-    assert_user_error(proc, str(path), *fragments)
+    assert_user_error(proc, *[f"{path}{f}" if f.startswith(":") else f for f in fragments])
 
 
 def test_an_image_that_cannot_be_read_is_named(demo, run, tmp_path):

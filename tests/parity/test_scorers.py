@@ -252,14 +252,14 @@ def test_invalid_json_names_file_and_line(run):
 
 def test_missing_field_names_file_line_and_field(run):
     path = FIXTURES / "bad_missing_field.jsonl"
-    assert_user_error(run("score", "--predictions", path, check=False), f'{path}:2: missing field "options"')
+    assert_user_error(run("score", "--predictions", path, check=False), f'{path}:2: key "options": missing')
 
 
 def test_wrong_type_invalid_utf8_and_missing_file(run, tmp_path):
     item = {f: "x" for f in FIELDS}
     path = write_jsonl(tmp_path / "p.jsonl", [item])
     assert_user_error(run("score", "--predictions", path, check=False),
-                      f'{path}:1: field "options" must be a list of strings, got string')
+                      f'{path}:1: key "options": expected a list of strings, found a string')
     assert_user_error(run("score", "--predictions", tmp_path / "absent.jsonl", check=False), "cannot open")
     line = json.dumps(dict(item, options=["x"]), ensure_ascii=False).encode().replace(b'"prediction": "x"',
                                                                                       b'"prediction": "\xff"')

@@ -279,7 +279,7 @@ def test_unsupported_pooling(tiny, run, tmp_path):
     config["model_cfg"]["vision_cfg"]["timm_pool"] = "avg"
     (avg / "open_clip_config.json").write_text(json.dumps(config))
     proc = run("embed", "--vision", avg, "--pixels", tmp_path / "p.safetensors", "--out", tmp_path / "o", check=False)
-    assert_user_error(proc, "timm_pool 'avg'")
+    assert_user_error(proc, f'{avg / "open_clip_config.json"}: key "model_cfg.vision_cfg.timm_pool": "avg" is not supported')
 
 
 def test_image_and_pixels_are_exclusive(tiny, run, tmp_path):

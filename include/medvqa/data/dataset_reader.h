@@ -4,12 +4,12 @@
 // policy decides whether they fail the run or are skipped (counted, logged, capped).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "medvqa/data/vqa_item.h"
+#include "medvqa/io/json_reader.h"
 
 namespace medvqa {
 
@@ -24,8 +24,10 @@ std::vector<VqaItem> read_omnimedvqa(const std::string& root, const ReadOptions&
 // question_id (default: the line number), dataset (default: the file's stem), modality_type and
 // question_type (default "unknown"), and options (a list, or option_A..D) holding the answer.
 std::vector<VqaItem> read_jsonl_items(const std::string& path, const ReadOptions& options);
-// An item's options as the JSONL reader takes them (also `ask --input`): an "options" list of
-// non-empty strings, or OmniMedVQA's option_A..D; none is fine. `where` names the item in errors.
-std::vector<std::string> read_options(const nlohmann::json& item, const std::string& where);
+// Line `number` of the JSONL file `path` as read_jsonl_items takes it, the image not checked.
+// `answer`: kOptional for `ask --input`, whose questions have none yet (gt_answer stays "").
+VqaItem read_jsonl_item(const JsonObject& line, size_t number, const std::string& path, Presence answer);
+// The item's image is a non-empty file.
+void check_image(const VqaItem& item);
 
 }  // namespace medvqa

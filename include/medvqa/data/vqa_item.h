@@ -12,7 +12,7 @@ struct VqaItem {
   std::string image_path;            // as written in the item (relative to the dataset root)
   std::string image;                 // resolved absolute path
   std::vector<std::string> options;  // option_A..D in order, missing ones skipped (JSONL: may be empty)
-  std::string source;                // "file.json item 12" / "file.jsonl line 3"
+  std::string source;                // "file.json item 12" / "file.jsonl:3"
 };
 
 }  // namespace medvqa

@@ -9,16 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "medvqa/io/json_reader.h"
 #include "medvqa/models/llama.h"
 
 namespace medvqa {
 
 // config.json (classic rope_theta / rope_scaling / torch_dtype or transformers-5 rope_parameters /
 // dtype) -> options. Every missing, invalid or contradictory field is reported in one Error.
-LlamaOptions llama_options_from_hf_config(const nlohmann::json& config, const std::string& where);
+LlamaOptions llama_options_from_hf_config(const JsonValue& config, const std::string& where);
 // params.json -> options; the intermediate size follows multiple_of / ffn_dim_multiplier and
 // use_scaled_rope means LLaMA-3.1's llama3 scaling.
-LlamaOptions llama_options_from_meta_params(const nlohmann::json& params, const std::string& where);
+LlamaOptions llama_options_from_meta_params(const JsonValue& params, const std::string& where);
 
 // The options of an HF (config.json) or Meta (params.json) directory, reading no weights.
 LlamaOptions read_llama_config(const std::string& dir);
