@@ -123,6 +123,7 @@ struct TrainConfig {
   std::string autocast = "auto";
   int64_t dist_timeout_s = 1800;
   double dist_bucket_mb = 25;
+  std::vector<std::string> loggers{"jsonl"};
 
   template <class V>
   void visit(V& v) {
@@ -146,6 +147,7 @@ struct TrainConfig {
     v.field("autocast", autocast, config::one_of({"auto", "bf16", "none"}, "forward + loss under bf16 autocast with fp32 trainable weights and optimizer states; auto = on CUDA only, none = compute in model.dtype"));
     v.field("dist_timeout_s", dist_timeout_s, config::range(1, 1e6, "data-parallel runs: rendezvous and collective timeout in seconds; a rank that stops answering fails the others after this long"));
     v.field("dist_bucket_mb", dist_bucket_mb, config::range(0.001, 1e5, "data-parallel runs: size of the flat gradient buckets all-reduced together, in MiB"));
+    v.field("loggers", loggers, config::one_of({"jsonl", "tensorboard"}, "where rank 0 writes the metrics: out_dir/metrics.jsonl, TensorBoard event files in out_dir/tb/"));
   }
 };
 
@@ -159,6 +161,7 @@ struct EvalConfig {
   bool prefix_image = true;
   int64_t report_examples = 8;
   double floor = 0.0;
+  std::vector<std::string> loggers;
 
   template <class V>
   void visit(V& v) {
@@ -171,6 +174,7 @@ struct EvalConfig {
     v.field("prefix_image", prefix_image, config::doc("the prefix score sees the image (features before the text); false = text only, as OmniMedVQA's LLaVA script"));
     v.field("report_examples", report_examples, config::range(0, 1000, "example images in report.md / report.html, half right, half wrong"));
     v.field("floor", floor, config::range(0, 1, "fail when open-ended accuracy is below this"));
+    v.field("loggers", loggers, config::one_of({"tensorboard"}, "where the metrics go besides metrics.json: TensorBoard event files in out_dir/tb/ (overall and per modality)"));
   }
 };
 
