@@ -92,7 +92,9 @@ class Reader {
   static std::string expected(const std::string&, const Spec& s) { return s.choices.empty() ? "a string" : "one of " + join(s.choices); }
   template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
   static std::string expected(E, const Spec& s) { return "one of " + join(s.choices); }
-  static std::string expected(const std::vector<std::string>&, const Spec&) { return "a list of strings"; }
+  static std::string expected(const std::vector<std::string>&, const Spec& s) {
+    return s.choices.empty() ? "a list of strings" : "a list of values from " + join(s.choices) + ", e.g. [" + s.choices.front() + "]";
+  }
   static std::string expected(const std::vector<double>&, const Spec&) { return "a list of numbers"; }
   static std::string join(const std::vector<std::string>& v) {
     std::string out;
@@ -114,12 +116,7 @@ class Reader {
   void read(const std::string& name, const YAML::Node& n, std::string& v, const Spec& s) {
     if (!n.IsNull() && !n.IsScalar()) throw YAML::Exception(YAML::Mark(), "");
     std::string x = n.IsNull() ? "" : n.Scalar();
-    if (!s.choices.empty() && std::find(s.choices.begin(), s.choices.end(), x) == s.choices.end()) {
-      std::string hint = config::closest(x, s.choices);
-      ctx_.problems.add(name + ": expected one of " + join(s.choices) + ", got '" + x + "'" +
-                        (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
-      return;
-    }
+    if (!is_choice(name, x, s)) return;
     if (s.is_path && !x.empty() && fs::path(x).is_relative()) {
       fs::path base = ctx_.overridden.count(name) ? fs::current_path() : ctx_.base_dir;
       x = (base / x).lexically_normal().string();
@@ -134,10 +131,34 @@ class Reader {
     v = static_cast<E>(std::find(names.begin(), names.end(), x) - names.begin());
   }
   template <class T>
-  void read(const std::string&, const YAML::Node& n, std::vector<T>& v, const Spec&) {
+  void read(const std::string& name, const YAML::Node& n, std::vector<T>& v, const Spec& s) {
     if (n.IsNull()) return v.clear();
     if (!n.IsSequence()) throw YAML::Exception(YAML::Mark(), "");
-    v = n.as<std::vector<T>>();
+    std::vector<T> x = n.as<std::vector<T>>();
+    if constexpr (std::is_same_v<T, std::string>) {
+      // A list of choices is a set: each entry one of them, none twice.
+      bool ok = true;
+      for (auto it = x.begin(); it != x.end(); ++it) {
+        const std::string entry = name + "[" + std::to_string(it - x.begin()) + "]";
+        if (!is_choice(entry, *it, s)) {
+          ok = false;
+        } else if (!s.choices.empty() && std::find(x.begin(), it, *it) != it) {
+          ctx_.problems.add(entry + ": '" + *it + "' is listed twice");
+          ok = false;
+        }
+      }
+      if (!ok) return;
+    }
+    v = std::move(x);
+  }
+  // A value of a field with choices must be one of them; otherwise the problem names the key, the
+  // choices, the value and the closest choice.
+  bool is_choice(const std::string& name, const std::string& x, const Spec& s) {
+    if (s.choices.empty() || std::find(s.choices.begin(), s.choices.end(), x) != s.choices.end()) return true;
+    std::string hint = config::closest(x, s.choices);
+    ctx_.problems.add(name + ": expected one of " + join(s.choices) + ", got '" + x + "'" +
+                      (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+    return false;
   }
   void out_of_range(const std::string& name, const YAML::Node& n, const std::string& what) {
     ctx_.problems.add(name + ": expected " + what + ", got " + describe(n));

@@ -15,6 +15,7 @@
 #include "medvqa/eval/report.h"
 #include "medvqa/eval/scorers.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/metric_logger.h"
 #include "medvqa/vision/preprocess_files.h"
 
 namespace medvqa {
@@ -115,6 +116,19 @@ Answers answer_sharded(ProcessGroup& pg, Answerer& answerer, const std::vector<S
   return all;
 }
 
+// What eval.loggers get: every score of metrics.json overall ("open_accuracy") and per modality
+// ("open_accuracy/<modality>"); counts, intervals and scores no item has (null) are left out.
+MetricDict metric_scalars(const nlohmann::ordered_json& metrics) {
+  MetricDict out;
+  auto add = [&](const nlohmann::ordered_json& group, const std::string& suffix) {
+    for (const auto& el : group.items())
+      if (el.key() != "n" && el.value().is_number()) out.emplace_back(el.key() + suffix, el.value().get<double>());
+  };
+  add(metrics, "");
+  for (const auto& el : metrics["by_modality"].items()) add(el.value(), "/" + el.key());
+  return out;
+}
+
 }  // namespace
 
 nlohmann::ordered_json evaluate(const Config& user_config) {
@@ -144,6 +158,12 @@ nlohmann::ordered_json evaluate(const Config& user_config) {
   if (pg.rank() == 0) {
     write_file_atomic((out / "predictions.jsonl").string(), text);
     write_file_atomic((out / "metrics.json").string(), metrics.dump(2) + "\n");
+    MetricLoggerOptions lo;
+    lo.tensorboard_dir = (out / "tb").string();
+    lo.tag = [](const std::string& name) { return "eval/" + name; };
+    auto loggers = make_metric_loggers(config.eval.loggers, lo);
+    loggers->log_dict(metric_scalars(metrics), 0);
+    loggers->close();
     ReportOptions report;
     report.title = "medvqa evaluation: " + what;
     report.run = {{"data", config.data.root},

@@ -23,6 +23,7 @@
 #include "medvqa/dist/grad_buckets.h"
 #include "medvqa/dist/rank.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/metric_logger.h"
 #include "medvqa/models/registry.h"
 #include "medvqa/run/model_tokenizer.h"
 #include "medvqa/text/tokenizer.h"
@@ -91,22 +92,20 @@ double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& d
   return sum.item<double>() / static_cast<double>(std::max<int64_t>(1, tokens));
 }
 
-// metrics.jsonl lines up to `step` (a resumed run drops what the interrupted one wrote after its
-// checkpoint) and the curves they hold.
-void reload_metrics(const std::string& path, int64_t step, Curve& train, Curve& val) {
+// The loss curves of metrics.jsonl up to `step`: what a resumed run's picture starts from.
+void load_curves(const std::string& path, int64_t step, Curve& train, Curve& val) {
   std::ifstream in(path);
-  std::string kept, line;
-  while (std::getline(in, line)) {
+  for (std::string line; std::getline(in, line);) {
     json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || j.value("step", int64_t(0)) > step) continue;
+    if (!j.is_object() || j.value("step", int64_t(0)) > step) continue;
     if (j.contains("loss")) train.emplace_back(j["step"].get<double>(), j["loss"].get<double>());
     if (j.contains("val_loss")) val.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
-    kept += line + "\n";
   }
-  write_file_atomic(path, kept);
 }
 
 const std::string& stage_name(const TrainConfig& tc) { return config::name_of(tc.stage); }
+// TensorBoard tags: the metrics.jsonl keys under train/, the validation loss as val/loss.
+std::string tensorboard_tag(const std::string& key) { return key == "val_loss" ? "val/loss" : "train/" + key; }
 
 // Ranks > 0 draw dropout masks from their own stream (rank 0 keeps the single-process one).
 void seed_rank(int64_t seed, int rank, int64_t step) {
@@ -137,7 +136,7 @@ struct Trainer::Impl {
   // the gradient norm, identical on every rank after the all-reduce, marks the first non-finite
   // step there too.
   Curve train_curve, val_curve;
-  std::ofstream metrics;
+  std::unique_ptr<MetricLoggers> metrics;  // rank 0's train.loggers
   std::vector<at::Tensor> window_losses;  // per step since the last read: this rank's summed loss [1]
   std::vector<double> window_tokens;      // per step: the global label-token count
   double window_samples = 0, window_seq_tokens = 0;
@@ -302,7 +301,7 @@ double Trainer::validate() {
   if (m.val_data.loader) {
     loss = validation_loss(m.built.model, *m.val_data.loader, m.device(), m.autocast);
     m.val_curve.emplace_back(m.state.step, loss);
-    m.metrics << json{{"step", m.state.step}, {"val_loss", loss}}.dump() << "\n" << std::flush;
+    m.metrics->log("val_loss", loss, m.state.step);
     log_info("train: step ", m.state.step, " validation loss ", loss);
   }
   m.pg().barrier();
@@ -327,17 +326,22 @@ TrainSummary Trainer::run() {
   const TrainConfig& tc = m.tc();
   ProcessGroup& pg = m.pg();
   const RunDir run(tc.out_dir);
-  const std::string metrics_path = run.metrics().string();
   if (m.rank0() && m.config.data.format == "omnimedvqa" && m.config.data.split[1] > 0)
     m.val_data = make_loader(m.config, *m.tokenizer, m.prompt, "val", false, tc.batch_size, nullptr);
   if (m.rank0()) {
     fs::create_directories(run.root());
     write_file_atomic(run.config().string(), to_yaml(m.config));
-    reload_metrics(metrics_path, m.resumed_from.empty() ? -1 : m.state.step, m.train_curve, m.val_curve);
-    m.metrics.open(metrics_path, std::ios::app);
+    // A resumed run keeps what was logged through its checkpoint's step and drops the rest.
+    MetricLoggerOptions lo;
+    lo.jsonl_path = run.metrics().string();
+    lo.tensorboard_dir = run.tensorboard().string();
+    lo.tag = tensorboard_tag;
+    lo.keep_through_step = m.resumed_from.empty() ? -1 : m.state.step;
+    if (lo.keep_through_step >= 0) load_curves(lo.jsonl_path, lo.keep_through_step, m.train_curve, m.val_curve);
+    m.metrics = make_metric_loggers(tc.loggers, lo);
     if (m.resumed_from.empty())
-      m.metrics << json{{"step", 0}, {"train_items", m.train_data.items}, {"truncated_items", m.train_data.truncated}}.dump()
-                << "\n" << std::flush;
+      m.metrics->log_dict({{"train_items", static_cast<int64_t>(m.train_data.items)},
+                           {"truncated_items", static_cast<int64_t>(m.train_data.truncated)}}, 0);
   }
   int64_t n_params = 0;
   for (const auto& [name, p] : m.trainable) n_params += p.numel();
@@ -369,10 +373,10 @@ TrainSummary Trainer::run() {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.t_start).count();
     const double lr = m.optimizer->param_groups().back().options().get_lr();
     if (m.rank0() && log_step) {
-      json line{{"step", m.state.step}, {"loss", m.loss}, {"lr", lr}, {"grad_norm", m.grad_norm},
-                {"samples_per_s", m.samples_seen / elapsed}, {"tokens_per_s", m.tokens_seen / elapsed}};
-      if (pg.distributed()) line["exposed_comm_share"] = m.grad_sync->exposed_comm_seconds() / elapsed;
-      m.metrics << line.dump() << "\n" << std::flush;
+      MetricDict line{{"loss", m.loss}, {"lr", lr}, {"grad_norm", m.grad_norm},
+                      {"samples_per_s", m.samples_seen / elapsed}, {"tokens_per_s", m.tokens_seen / elapsed}};
+      if (pg.distributed()) line.emplace_back("exposed_comm_share", m.grad_sync->exposed_comm_seconds() / elapsed);
+      m.metrics->log_dict(line, m.state.step);
     }
     if (progress) {
       char note[128];

@@ -61,6 +61,23 @@ TEST(Config, AllProblemsAreReportedAtOnce) {
   EXPECT_NE(err.find("did you mean 'model.projector'?"), std::string::npos) << err;
 }
 
+TEST(Config, ListsOfChoicesNameTheKeyTheEntryAndTheBadValue) {
+  std::string path = write_temp("loggers.yaml", "train:\n  loggers: [jsonl, tensorbord]\n");
+  std::string err = error_of(path);
+  EXPECT_NE(err.find("train.loggers[1]: expected one of jsonl, tensorboard, got 'tensorbord' (did you mean 'tensorboard'?)"),
+            std::string::npos) << err;
+  EXPECT_NE(error_of(path, {"train.loggers=[jsonl, jsonl]"}).find("train.loggers[1]: 'jsonl' is listed twice"), std::string::npos);
+  err = error_of(path, {"train.loggers=tensorboard"});
+  EXPECT_NE(err.find("train.loggers: expected a list of values from jsonl, tensorboard, e.g. [jsonl], got 'tensorboard'"),
+            std::string::npos) << err;
+  EXPECT_NE(error_of(path, {"train.loggers=[]", "eval.loggers=[jsonl]"}).find("eval.loggers[0]: expected one of tensorboard, got 'jsonl'"),
+            std::string::npos);
+  EXPECT_EQ(load_config("", {}).train.loggers, std::vector<std::string>{"jsonl"});
+  EXPECT_TRUE(load_config("", {}).eval.loggers.empty());
+  EXPECT_EQ(load_config(path, {"train.loggers=[tensorboard, jsonl]"}).train.loggers,
+            (std::vector<std::string>{"tensorboard", "jsonl"}));
+}
+
 TEST(Config, OverridesApplyAfterTheFile) {
   std::string path = write_temp("base.yaml", "train:\n  lr: 0.1\n");
   Config c = load_config(path, {"train.lr=1e-4", "model.lora.targets=[q_proj,v_proj]", "eval.blind=false"});

@@ -132,6 +132,7 @@ struct TrainConfig {
   int64_t keep_last = 2;
   std::string resume;
   std::string autocast = "auto";
+  std::vector<std::string> loggers{"jsonl"};
 
   template <class V>
   void visit(V& v) {
@@ -153,6 +154,7 @@ struct TrainConfig {
     v.field("keep_last", keep_last, config::range(1, 1e6, "checkpoints kept"));
     v.field("resume", resume, config::doc("'' = fresh run, 'auto' = latest checkpoint of out_dir, or a checkpoint path"));
     v.field("autocast", autocast, config::one_of({"auto", "bf16", "none"}, "forward + loss under bf16 autocast with fp32 trainable weights and optimizer states; auto = on CUDA only, none = compute in model.dtype"));
+    v.field("loggers", loggers, config::one_of({"jsonl", "tensorboard"}, "where rank 0 writes the metrics: out_dir/metrics.jsonl, TensorBoard event files in out_dir/tb/"));
   }
 };
 
@@ -178,6 +180,7 @@ struct EvalConfig {
   bool prefix_image = true;
   int64_t report_examples = 8;
   double floor = 0.0;
+  std::vector<std::string> loggers;
 
   template <class V>
   void visit(V& v) {
@@ -190,6 +193,7 @@ struct EvalConfig {
     v.field("prefix_image", prefix_image, config::doc("the prefix score sees the image (features before the text); false = text only, as OmniMedVQA's LLaVA script"));
     v.field("report_examples", report_examples, config::range(0, 1000, "example images in report.md / report.html, half right, half wrong"));
     v.field("floor", floor, config::range(0, 1, "fail when open-ended accuracy is below this"));
+    v.field("loggers", loggers, config::one_of({"tensorboard"}, "where the metrics go besides metrics.json: TensorBoard event files in out_dir/tb/ (overall and per modality)"));
   }
 };
 

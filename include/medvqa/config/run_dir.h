@@ -1,5 +1,5 @@
 // The names inside the directories training writes, in one place: a run directory
-// (train.out_dir) holds config.yaml, metrics.jsonl, loss_curve.png, checkpoints/step_N/ and, once
+// (train.out_dir) holds config.yaml, metrics.jsonl, loss_curve.png, tb/, checkpoints/step_N/ and, once
 // training finishes, final/. final/ and an `export --bundle` directory are model directories:
 // config.yaml, projector.safetensors, adapter/ after LoRA, and a bundle's own vision/ and llm/.
 // Not here: what the files hold (checkpoint.h, model_dir.h, export.h).
@@ -39,6 +39,7 @@ class RunDir {
   std::filesystem::path config() const { return root_ / "config.yaml"; }
   std::filesystem::path metrics() const { return root_ / "metrics.jsonl"; }
   std::filesystem::path loss_curve() const { return root_ / "loss_curve.png"; }
+  std::filesystem::path tensorboard() const { return root_ / "tb"; }  // event files (train.loggers)
   ModelDir final_model() const { return {root_ / "final"}; }
   std::filesystem::path checkpoints() const { return root_ / "checkpoints"; }
   // checkpoints/step_<N, zero-padded to 9 digits so that names sort by step>
