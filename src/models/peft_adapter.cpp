@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "medvqa/core/error.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 #include "medvqa/io/tensor_store.h"
@@ -80,41 +80,48 @@ void save_peft_adapter(torch::nn::Module& model, const AdapterConfig& config, co
 }
 
 AdapterConfig read_peft_config(const std::string& dir) {
-  std::string path = (fs::path(dir) / "adapter_config.json").string();
-  std::ifstream in(path);
-  MEDVQA_CHECK(in, path, ": cannot open (not a PEFT adapter directory?)");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    MEDVQA_FAIL(path, ": invalid JSON: ", e.what());
-  }
-  MEDVQA_CHECK(j.value("peft_type", "") == "LORA", path, ": expected \"peft_type\": \"LORA\", got ", j.value("peft_type", json()).dump());
+  const std::string path = (fs::path(dir) / "adapter_config.json").string();
+  MEDVQA_CHECK(fs::is_regular_file(path), path, ": cannot open (not a PEFT adapter directory?)");
+  const JsonValue j = read_json_file(path);
+  const JsonObject o(j, path);
+  const std::string type = o.string("peft_type", Presence::kOptional).value_or("");
+  if (type != "LORA") o.fail("peft_type", "expected \"LORA\", found \"" + type + "\"");
   AdapterConfig c;
-  try {
-    c.lora.r = j.at("r").get<int64_t>();
-    c.lora.alpha = j.at("lora_alpha").get<double>();
-    c.lora.dropout = j.value("lora_dropout", 0.0);
-    const json& t = j.at("target_modules");
-    c.targets = t.is_string() ? std::vector<std::string>{t.get<std::string>()} : t.get<std::vector<std::string>>();
-    c.base_model = j.value("base_model_name_or_path", json("")).is_string() ? j.value("base_model_name_or_path", "") : "";
-    // PEFT: a list means the input embedding; a map names the layers.
-    const json& tokens = j.value("trainable_token_indices", json());
-    if (tokens.is_array()) c.trainable_tokens["embed_tokens"] = tokens.get<std::vector<int64_t>>();
-    if (tokens.is_object()) c.trainable_tokens = tokens.get<std::map<std::string, std::vector<int64_t>>>();
-    MEDVQA_CHECK(tokens.is_null() || tokens.is_array() || tokens.is_object(), path,
-                 ": trainable_token_indices: expected a list of token ids or a map of layer name to ids, got ", tokens.dump());
-  } catch (const json::exception& e) {
-    MEDVQA_FAIL(path, ": expected r, lora_alpha, target_modules and (optional) trainable_token_indices: ", e.what());
+  c.lora.r = *o.positive_int("r");
+  c.lora.alpha = *o.positive_number("lora_alpha");
+  if (const JsonValue* dropout = o.find("lora_dropout")) {
+    if (!dropout->is_number() || dropout->get<double>() < 0) o.fail("lora_dropout", "expected a number >= 0, found " + dropout->dump());
+    c.lora.dropout = dropout->get<double>();
   }
-  MEDVQA_CHECK(c.lora.r > 0, path, ": r must be positive, got ", c.lora.r);
+  // PEFT writes one module name as a string, several as a list.
+  const JsonValue* targets = o.find("target_modules");
+  c.targets = targets && targets->is_string() ? std::vector<std::string>{targets->get<std::string>()} : *o.strings("target_modules");
+  c.base_model = o.string("base_model_name_or_path", Presence::kOptional).value_or("");
+  // PEFT: a list means the input embedding; a map names the layers.
+  if (const JsonValue* tokens = o.find("trainable_token_indices")) {
+    auto ids = [&](const JsonValue& list) {
+      std::vector<int64_t> out;
+      if (!list.is_array()) o.fail("trainable_token_indices", "expected a list of token ids, found " + list.dump());
+      for (const auto& id : list) {
+        if (!id.is_number_integer()) o.fail("trainable_token_indices", "expected integer token ids, found " + id.dump());
+        out.push_back(id.get<int64_t>());
+      }
+      return out;
+    };
+    if (tokens->is_array()) c.trainable_tokens["embed_tokens"] = ids(*tokens);
+    else if (tokens->is_object())
+      for (const auto& [layer, list] : tokens->items()) c.trainable_tokens[layer] = ids(list);
+    else
+      o.fail("trainable_token_indices", "expected a list of token ids or a map of layer name to ids, found " + tokens->dump());
+  }
   // PEFT writes {} when every layer has r and lora_alpha; per-layer values would be silently wrong.
-  for (const char* key : {"rank_pattern", "alpha_pattern"}) {
-    const json& pattern = j.value(key, json());
-    MEDVQA_CHECK(pattern.is_null() || (pattern.is_object() && pattern.empty()), path, ": ", key, ": expected {} (one r and ",
-                 "lora_alpha for every layer), found ", pattern.dump(), ": per-layer ranks and alphas are not supported");
-  }
-  MEDVQA_CHECK(!j.value("use_dora", false) && !j.value("use_rslora", false) && j.value("bias", "none") == "none", path,
+  for (const char* key : {"rank_pattern", "alpha_pattern"})
+    if (const JsonValue* pattern = o.find(key); pattern && !(pattern->is_object() && pattern->empty()))
+      o.fail(key, "expected {} (one r and lora_alpha for every layer), found " + pattern->dump() +
+                      ": per-layer ranks and alphas are not supported");
+  const bool dora = o.boolean("use_dora", Presence::kOptional).value_or(false);
+  const bool rslora = o.boolean("use_rslora", Presence::kOptional).value_or(false);
+  MEDVQA_CHECK(!dora && !rslora && o.string("bias", Presence::kOptional).value_or("none") == "none", path,
                ": DoRA, rsLoRA and trained biases are not supported");
   return c;
 }

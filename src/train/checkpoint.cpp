@@ -3,11 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 #include "medvqa/config/run_dir.h"
 #include "medvqa/core/error.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/io/safetensors.h"
 #include "medvqa/io/state_dict.h"
 
@@ -16,6 +16,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+// A count of state.json: an integer >= 0.
+int64_t count(const JsonObject& o, const std::string& key) {
+  const JsonValue* v = o.find(key);
+  if (!v || !v->is_number_integer() || v->get<int64_t>() < 0)
+    o.fail(key, "expected an integer >= 0, found " + (v ? v->dump() : std::string("nothing")));
+  return v->get<int64_t>();
+}
 
 // Rank 0's key predates data parallelism; the other ranks' are suffixed.
 std::string rng_key(const std::string& kind, size_t rank) {
@@ -96,11 +104,11 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what, 
   torch::serialize::InputArchive archive;
   archive.load_from(dir.optimizer().string(), device);
   what.optimizer->load(archive);
-  json j = json::parse(std::ifstream(dir.state()));
-  MEDVQA_CHECK(j.contains("sample"), dir.state().string(),
-               ": no 'sample' (data position) key: written by an older medvqa, cannot resume from it");
-  state.step = j.at("step").get<int64_t>();
-  state.data = {j.at("epoch").get<int64_t>(), j.at("sample").get<int64_t>()};
+  const JsonValue j = read_json_file(dir.state().string());
+  const JsonObject o(j, dir.state().string());
+  if (!o.has("sample")) o.fail("sample", "missing: written by an older medvqa (no data position), cannot resume from it");
+  state.step = count(o, "step");
+  state.data = {count(o, "epoch"), count(o, "sample")};
   return state;
 }
 

@@ -1,14 +1,11 @@
 #include "medvqa/train/trainer.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include "medvqa/config/loader.h"
@@ -23,6 +20,7 @@
 #include "medvqa/dist/grad_buckets.h"
 #include "medvqa/dist/rank.h"
 #include "medvqa/io/atomic_file.h"
+#include "medvqa/io/json_reader.h"
 #include "medvqa/io/metric_logger.h"
 #include "medvqa/models/registry.h"
 #include "medvqa/run/model_tokenizer.h"
@@ -36,7 +34,6 @@ namespace medvqa {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 using plot::Curve;
 
 std::atomic<int> g_stop_signal{0};
@@ -94,13 +91,17 @@ double validation_loss(VqaModel& model, DataLoader& loader, const c10::Device& d
 
 // The loss curves of metrics.jsonl up to `step`: what a resumed run's picture starts from.
 void load_curves(const std::string& path, int64_t step, Curve& train, Curve& val) {
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (!j.is_object() || j.value("step", int64_t(0)) > step) continue;
-    if (j.contains("loss")) train.emplace_back(j["step"].get<double>(), j["loss"].get<double>());
-    if (j.contains("val_loss")) val.emplace_back(j["step"].get<double>(), j["val_loss"].get<double>());
-  }
+  if (!fs::exists(path)) return;  // train.loggers without jsonl: the picture starts at the resumed step
+  // A line that holds no metrics (one a kill cut short) adds nothing to the curves.
+  for_each_json_line(
+      path,
+      [&](const JsonObject& line, size_t) {
+        const JsonValue* at = line.find("step");
+        if (!at || !at->is_number_integer() || at->get<int64_t>() > step) return;
+        for (auto [key, curve] : {std::pair{"loss", &train}, std::pair{"val_loss", &val}})
+          if (const JsonValue* v = line.find(key); v && v->is_number()) curve->emplace_back(at->get<double>(), v->get<double>());
+      },
+      [](const Error&) {});
 }
 
 const std::string& stage_name(const TrainConfig& tc) { return config::name_of(tc.stage); }
@@ -145,11 +146,52 @@ struct Trainer::Impl {
   int64_t samples_seen = 0, tokens_seen = 0;
   std::chrono::steady_clock::time_point t_start;
 
+  // Rank 0: the validation split, the run folder's config.yaml and the metric loggers.
+  void open_run(const RunDir& run);
+  // Rank 0: one metrics line of the current step.
+  void log_metrics(double lr, double elapsed);
+  // Rank 0: final/ (projector, adapter, config.yaml), replacing an earlier one whole.
+  void write_final(const ModelDir& dir);
+
   ProcessGroup& pg() { return *rank.pg; }
   bool rank0() const { return rank.pg->rank() == 0; }
   const TrainConfig& tc() const { return config.train; }
   c10::Device device() const { return built.device; }
 };
+
+void Trainer::Impl::open_run(const RunDir& run) {
+  if (config.data.format == "omnimedvqa" && config.data.split[1] > 0)
+    val_data = make_loader(config, *tokenizer, prompt, "val", false, tc().batch_size, nullptr);
+  fs::create_directories(run.root());
+  write_file_atomic(run.config().string(), to_yaml(config));
+  // A resumed run keeps what was logged through its checkpoint's step and drops the rest.
+  MetricLoggerOptions lo;
+  lo.jsonl_path = run.metrics().string();
+  lo.tensorboard_dir = run.tensorboard().string();
+  lo.tag = tensorboard_tag;
+  lo.keep_through_step = resumed_from.empty() ? -1 : state.step;
+  if (lo.keep_through_step >= 0) load_curves(lo.jsonl_path, lo.keep_through_step, train_curve, val_curve);
+  metrics = make_metric_loggers(tc().loggers, lo);
+  if (resumed_from.empty())
+    metrics->log_dict({{"train_items", static_cast<int64_t>(train_data.items)},
+                       {"truncated_items", static_cast<int64_t>(train_data.truncated)}}, 0);
+}
+
+void Trainer::Impl::log_metrics(double lr, double elapsed) {
+  MetricDict line{{"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"samples_per_s", samples_seen / elapsed},
+                  {"tokens_per_s", tokens_seen / elapsed}};
+  if (pg().distributed()) line.emplace_back("exposed_comm_share", grad_sync->exposed_comm_seconds() / elapsed);
+  metrics->log_dict(line, state.step);
+}
+
+void Trainer::Impl::write_final(const ModelDir& dir) {
+  replace_dir_atomic(dir.dir.string(), [&](const std::string& temp) {
+    const ModelDir out{temp};
+    save_projector(built.model, out.projector().string());
+    if (built.adapter.lora.r > 0) save_peft_adapter(*built.model->llm, built.adapter, out.adapter().string());
+    write_file_atomic(out.config().string(), to_yaml(config));
+  });
+}
 
 Trainer::Trainer(const Config& user_config) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
@@ -326,23 +368,7 @@ TrainSummary Trainer::run() {
   const TrainConfig& tc = m.tc();
   ProcessGroup& pg = m.pg();
   const RunDir run(tc.out_dir);
-  if (m.rank0() && m.config.data.format == "omnimedvqa" && m.config.data.split[1] > 0)
-    m.val_data = make_loader(m.config, *m.tokenizer, m.prompt, "val", false, tc.batch_size, nullptr);
-  if (m.rank0()) {
-    fs::create_directories(run.root());
-    write_file_atomic(run.config().string(), to_yaml(m.config));
-    // A resumed run keeps what was logged through its checkpoint's step and drops the rest.
-    MetricLoggerOptions lo;
-    lo.jsonl_path = run.metrics().string();
-    lo.tensorboard_dir = run.tensorboard().string();
-    lo.tag = tensorboard_tag;
-    lo.keep_through_step = m.resumed_from.empty() ? -1 : m.state.step;
-    if (lo.keep_through_step >= 0) load_curves(lo.jsonl_path, lo.keep_through_step, m.train_curve, m.val_curve);
-    m.metrics = make_metric_loggers(tc.loggers, lo);
-    if (m.resumed_from.empty())
-      m.metrics->log_dict({{"train_items", static_cast<int64_t>(m.train_data.items)},
-                           {"truncated_items", static_cast<int64_t>(m.train_data.truncated)}}, 0);
-  }
+  if (m.rank0()) m.open_run(run);
   int64_t n_params = 0;
   for (const auto& [name, p] : m.trainable) n_params += p.numel();
   log_info("train: stage ", stage_name(tc), ", ", m.train_data.items, " training items, ", m.total, " steps of ",
@@ -372,12 +398,7 @@ TrainSummary Trainer::run() {
     }
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.t_start).count();
     const double lr = m.optimizer->param_groups().back().options().get_lr();
-    if (m.rank0() && log_step) {
-      MetricDict line{{"loss", m.loss}, {"lr", lr}, {"grad_norm", m.grad_norm},
-                      {"samples_per_s", m.samples_seen / elapsed}, {"tokens_per_s", m.tokens_seen / elapsed}};
-      if (pg.distributed()) line.emplace_back("exposed_comm_share", m.grad_sync->exposed_comm_seconds() / elapsed);
-      m.metrics->log_dict(line, m.state.step);
-    }
+    if (m.rank0() && log_step) m.log_metrics(lr, elapsed);
     if (progress) {
       char note[128];
       std::snprintf(note, sizeof note, "loss %.4g, lr %.3g, grad-norm %.3g, %.3g samples/s", m.loss, lr, m.grad_norm,
@@ -401,13 +422,7 @@ TrainSummary Trainer::run() {
   check_parameters_in_sync(pg, m.trainable);
   if (pg.distributed()) log_info("dist: trainable weights identical on all ", pg.world_size(), " ranks");
   const ModelDir final_model = run.final_model();
-  if (m.rank0())
-    replace_dir_atomic(final_model.dir.string(), [&](const std::string& temp) {
-      const ModelDir out{temp};
-      save_projector(m.built.model, out.projector().string());
-      if (m.built.adapter.lora.r > 0) save_peft_adapter(*m.built.model->llm, m.built.adapter, out.adapter().string());
-      write_file_atomic(out.config().string(), to_yaml(m.config));
-    });
+  if (m.rank0()) m.write_final(final_model);
   pg.barrier();
   summary.steps = m.state.step;
   if (progress) progress->finish();

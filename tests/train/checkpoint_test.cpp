@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/test_util.h"
 
 using namespace medvqa;
@@ -93,5 +95,24 @@ TEST(Checkpoint, AStoredWeightTheModelDoesNotTrainIsNamed) {
   const std::string message = test_util::error_message([&] { load_checkpoint(path, other.what(), 0, torch::kCPU); });
   EXPECT_NE(message.find("projector.extra"), std::string::npos) << message;
   EXPECT_NE(message.find("does not match this model's trainable parameters"), std::string::npos) << message;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Checkpoint, ABadStateFileIsNamedWithItsKey) {
+  auto dir = test_util::temp_dir("ckpt_state");
+  Trained t = one_step();
+  TrainState state;
+  state.step = 3;
+  const std::string path = save_checkpoint(dir.string(), t.what(), state, 2);
+  const std::string state_json = path + "/state.json";
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"{\"step\": 3, \"epoch\": 0}", state_json + ": key \"sample\": missing: written by an older medvqa"},
+           {"{\"step\": 3, \"epoch\": -1, \"sample\": 4}", state_json + ": key \"epoch\": expected an integer >= 0, found -1"},
+           {"{\"step\": 3, \"epo", state_json + ": invalid JSON at column 17"}}) {
+    std::ofstream(state_json) << text;
+    Trained other = one_step();
+    const std::string message = test_util::error_message([&] { load_checkpoint(path, other.what(), 0, torch::kCPU); });
+    EXPECT_EQ(message.rfind(expected, 0), 0u) << message;
+  }
   std::filesystem::remove_all(dir);
 }
