@@ -1,7 +1,9 @@
 """The module graph is enforced: every `#include "medvqa/<module>/..."` in src/, include/ and the
 module's tests/ names the module itself or one it depends on, directly or through others, as
 written once in its src/<module>/CMakeLists.txt (`medvqa_module(NAME ... DEPS medvqa_x ...)`).
-Nothing points back up. The binary (src/cli) links every module and is not checked."""
+Nothing points back up. The binary (src/cli) links every module and is not checked. The compiler
+enforces the same graph: each module's TUs get only the include roots of the modules they reach."""
+import json
 import re
 from pathlib import Path
 
@@ -61,3 +63,37 @@ def test_an_include_that_points_up_is_named_with_its_file_and_line(tmp_path):
     (tmp_path / "src/train/a.cpp").write_text('#include "medvqa/core/error.h"\n#include "medvqa/io/x.h"\n')
     (tmp_path / "src/io/a.cpp").write_text('#include <vector>\n\n#include "medvqa/train/trainer.h"\n')
     assert violations(tmp_path) == ["src/io/a.cpp:3: io includes train (allowed: core, io)"]
+
+
+def include_roots(command):
+    """The medvqa include roots a compile command puts on the path: {'core', ...}, and '*' for the
+    whole include/ folder (which would let a module see every header)."""
+    roots = set(re.findall(r"-I\S*/build[^/\s]*/include/(\w+)\b", command))
+    if re.search(rf"-I{re.escape(str(ROOT / 'include'))}(\s|$)", command):
+        roots.add("*")
+    return roots
+
+
+def test_a_module_compiles_with_only_its_own_and_its_dependencies_headers(medvqa_bin):
+    """The graph is also the compiler's: every TU of src/<module>/ (as CMake wrote it into
+    compile_commands.json) sees the include roots of its module and the modules it reaches, no more,
+    so an include that points up fails to compile before any test runs."""
+    graph = module_graph(ROOT)
+    commands = json.loads((medvqa_bin.parent / "compile_commands.json").read_text())
+    checked, wrong = 0, []
+    for c in commands:
+        path = Path(c["file"])
+        if ROOT / "src" not in path.parents or path.parent.name not in graph:
+            continue
+        module = path.parent.name
+        extra = include_roots(c["command"]) - reachable(graph, module) - {module}
+        checked += 1
+        if extra:
+            wrong.append(f"{path.relative_to(ROOT)}: {module} sees {', '.join(sorted(extra))}")
+    assert checked > 50, f"only {checked} module TUs in compile_commands.json"
+    assert not wrong, "\n".join(wrong)
+
+
+def test_include_roots_are_read_from_a_compile_command():
+    cmd = f"c++ -I/x/build/include/train -I/x/build/include/core -I{ROOT / 'include'} -isystem /t -c a.cpp"
+    assert include_roots(cmd) == {"train", "core", "*"}
