@@ -184,7 +184,8 @@ def test_per_layer_ranks_and_alphas_are_refused_by_name(demo, run, trained, tmp_
     cfg[key] = value
     (adapter / "adapter_config.json").write_text(json.dumps(cfg))
     assert_user_error(run("generate", "--model", demo / "towers/llm", "--adapter", adapter, "--ids", "1,2",
-                          "--max-new-tokens", "0", check=False), f"{key}: expected {{}}", next(iter(value)))
+                          "--max-new-tokens", "0", check=False), f"adapter_config.json: key \"{key}\": expected {{}}",
+                      next(iter(value)))
 
 
 def test_bf16_autocast_loss_curve_matches_pytorch_autocast(demo, run, tmp_path):
