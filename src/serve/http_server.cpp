@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -79,6 +81,14 @@ class Routes {
   Routes(const ServerOptions& options, Scheduler& scheduler, ServeMetrics& metrics)
       : options_(options), scheduler_(scheduler), metrics_(metrics) {}
 
+  // Refuses new chat requests (503) and waits until those in flight have been answered, their
+  // streams written out included: httplib's stop() would cut a running stream short.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    draining_ = true;
+    idle_.wait(lock, [&] { return in_flight_ == 0; });
+  }
+
   void install(httplib::Server& server) {
     server.set_payload_max_length(options_.limits.max_body_bytes);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -126,7 +136,21 @@ class Routes {
   }
 
  private:
+  // Counts a chat request in flight for as long as the returned token lives; nullptr while draining.
+  std::shared_ptr<void> enter() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (draining_) return nullptr;
+    ++in_flight_;
+    // Not an owner of the routes: the "deleter" only counts the request out.
+    return std::shared_ptr<Routes>(this, [](Routes* routes) {
+      std::lock_guard<std::mutex> lock(routes->mutex_);
+      if (--routes->in_flight_ == 0) routes->idle_.notify_all();
+    });
+  }
+
   void chat(const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<void> in_flight = enter();
+    if (!in_flight) throw ApiError(503, "the server is shutting down");
     const ChatRequest request = parse_chat_request(req.body, options_.limits);
     Job job;
     job.question = request.question;
@@ -143,7 +167,7 @@ class Routes {
     }
     const CompletionHeader header{completion_id(), options_.model_id, now()};
     if (request.stream)
-      stream(res, completion, header, request.include_usage);
+      stream(res, completion, header, request.include_usage, std::move(in_flight));
     else
       whole(res, *completion, header);
   }
@@ -160,7 +184,7 @@ class Routes {
   // Server-sent events: the role chunk, a chunk per decoded piece, the finish chunk, the usage chunk
   // when asked for, [DONE]. A client that goes away cancels the completion.
   static void stream(httplib::Response& res, std::shared_ptr<Completion> completion, const CompletionHeader& header,
-                     bool include_usage) {
+                     bool include_usage, std::shared_ptr<void> in_flight) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -183,7 +207,7 @@ class Routes {
           sink.done();
           return true;
         },
-        [completion](bool success) {
+        [completion, in_flight](bool success) {
           if (!success) completion->cancel();
         });
   }
@@ -196,6 +220,10 @@ class Routes {
   Scheduler& scheduler_;
   ServeMetrics& metrics_;
   const int64_t started_ = now();
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int in_flight_ = 0;
+  bool draining_ = false;
 };
 
 }  // namespace
@@ -228,6 +256,7 @@ void serve_until_signal(const ServerOptions& options, Scheduler& scheduler, Serv
     sigwait(&signals, &signal);
     signalled = true;
     log_info("serve: ", signal == SIGTERM ? "SIGTERM" : "SIGINT", ": finishing the requests in flight");
+    routes.drain();
     server.stop();
   });
   log_info("serve: listening on http://", options.host, ":", options.port,

@@ -1,0 +1,241 @@
+"""`medvqa serve` with real clients, on the tiny model test_ask_export trains from the demo fixtures:
+the `openai` package's client, whole and streamed, gets the greedy answers `medvqa ask` gives for
+the same images and questions (DICOM too); malformed and hostile requests each get their 4xx with
+OpenAI's error object and the server still answers the next good request; the API key is enforced
+on every route but /health; SIGTERM lets a running stream finish and the server exit 0."""
+import base64
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import time
+
+import openai
+import pytest
+
+from test_ask_export import DICOM, MAX_NEW_TOKENS, ask_json, trained  # noqa: F401 (trained is a fixture)
+
+API_KEY = "test-key"
+STARTUP_TIMEOUT = 120
+REQUEST_TIMEOUT = 60
+EXIT_TIMEOUT = 30
+ITEMS = 5
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def data_url(path, media_type=None):
+    media_type = media_type or ("application/dicom" if str(path).endswith(".dcm") else "image/png")
+    return f"data:{media_type};base64," + base64.b64encode(open(path, "rb").read()).decode()
+
+
+def chat_body(image_url, question, **extra):
+    return {"model": "medvqa", "max_tokens": MAX_NEW_TOKENS,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": question},
+                                                      {"type": "image_url", "image_url": {"url": image_url}}]}],
+            **extra}
+
+
+def request(port, method, path, body=None, key=API_KEY, headers=None):
+    """(status, headers, body bytes) of one HTTP request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    try:
+        h = {"Content-Type": "application/json", **(headers or {})}
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        conn.request(method, path, body=body, headers=h)
+        res = conn.getresponse()
+        return res.status, dict(res.getheaders()), res.read()
+    finally:
+        conn.close()
+
+
+def start_server(medvqa_bin, model, port, *extra):
+    proc = subprocess.Popen([str(medvqa_bin), "serve", "--model", str(model), "--port", str(port), "--threads", "2",
+                             *map(str, extra)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"medvqa serve exited {proc.returncode}:\n{proc.stderr.read()}")
+        try:
+            if request(port, "GET", "/health", key=None)[0] == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise AssertionError(f"medvqa serve did not answer /health within {STARTUP_TIMEOUT} s")
+
+
+def stop_server(proc):
+    """SIGTERM, then SIGKILL if it does not exit in time; the exit code and stderr."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=EXIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=EXIT_TIMEOUT)
+    return proc.returncode, err
+
+
+@pytest.fixture(scope="module")
+def server(trained, medvqa_bin):
+    port = free_port()
+    proc = start_server(medvqa_bin, trained["s2"], port, "--api-key", API_KEY)
+    try:
+        yield port
+    finally:
+        code, err = stop_server(proc)
+        assert code == 0, f"medvqa serve exited {code} on SIGTERM:\n{err}"
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key=API_KEY, timeout=REQUEST_TIMEOUT,
+                         max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def asked(trained, run):
+    """`medvqa ask --json` on the first items of the test split and on a DICOM file."""
+    items = [{"image": p["image"], "question": p["question"]} for p in trained["predictions"][:ITEMS]]
+    items.append({"image": DICOM, "question": trained["predictions"][0]["question"]})
+    return [(item, ask_json(run, trained["s2"], item)) for item in items]
+
+
+def test_openai_client_gets_asks_greedy_answers(client, asked):
+    assert len(asked) == ITEMS + 1
+    for item, ask in asked:
+        messages = chat_body(data_url(item["image"]), item["question"])["messages"]
+        whole = client.chat.completions.create(model="medvqa", messages=messages, max_tokens=MAX_NEW_TOKENS)
+        assert whole.choices[0].message.content == ask["answer"], item
+        assert whole.choices[0].finish_reason == ("length" if len(ask["ids"]) == MAX_NEW_TOKENS and
+                                                  ask["ids"][-1] not in (128001, 128008, 128009) else "stop")
+        assert whole.usage.completion_tokens == len(ask["ids"]) and whole.usage.prompt_tokens > 0
+        assert whole.usage.total_tokens == whole.usage.prompt_tokens + whole.usage.completion_tokens
+
+        chunks = list(client.chat.completions.create(model="medvqa", messages=messages, max_tokens=MAX_NEW_TOKENS,
+                                                     stream=True, stream_options={"include_usage": True}))
+        assert chunks[0].choices[0].delta.role == "assistant"
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == ask["answer"], item
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == whole.choices[0].finish_reason
+        assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == len(ask["ids"])
+
+
+def test_stream_ends_with_done(server, trained):
+    p = trained["predictions"][0]
+    status, headers, body = request(server, "POST", "/v1/chat/completions",
+                                    chat_body(data_url(p["image"]), p["question"], stream=True))
+    assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+    events = body.decode().split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""], events[-3:]
+    assert all(e.startswith("data: ") for e in events[:-1])
+    for e in events[:-2]:
+        assert json.loads(e[len("data: "):])["object"] == "chat.completion.chunk"
+
+
+def error_of(response):
+    status, _, body = response
+    error = json.loads(body)["error"]
+    assert list(error) == ["message", "type", "param", "code"], error
+    return status, error
+
+
+def test_malformed_and_hostile_requests_get_4xx_with_an_error_object(server, trained, tmp_path):
+    p = trained["predictions"][0]
+    good = chat_body(data_url(p["image"]), p["question"])
+    not_an_image = tmp_path / "x.png"
+    not_an_image.write_text("not an image")
+
+    def part(url):
+        return chat_body(url, p["question"])
+
+    cases = [  # (body, status, param)
+        ("{not json", 400, None),
+        ("[1, 2]", 400, None),
+        ({**good, "messages": "hi"}, 400, "messages"),
+        ({k: v for k, v in good.items() if k != "messages"}, 400, "messages"),
+        ({**good, "messages": [{"role": "system", "content": "x"}, *good["messages"]]}, 400, "messages"),
+        ({**good, "messages": [{"role": "user", "content": p["question"]}]}, 400, "messages[0].content"),
+        ({**good, "max_tokens": "5"}, 400, "max_tokens"),
+        ({**good, "max_tokens": -1}, 400, "max_tokens"),
+        ({**good, "max_tokens": 10 ** 6}, 400, "max_tokens"),
+        ({**good, "temperature": "hot"}, 400, "temperature"),
+        ({**good, "top_p": 2}, 400, "top_p"),
+        ({**good, "seed": "x"}, 400, "seed"),
+        ({**good, "stop": [1]}, 400, "stop"),
+        ({**good, "stream": "yes"}, 400, "stream"),
+        ({**good, "n": 3}, 400, "n"),
+        (part("file:///etc/passwd"), 400, "messages[0].content[1].image_url.url"),
+        (part(str(p["image"])), 400, "messages[0].content[1].image_url.url"),
+        (part("http://127.0.0.1:1/x.png"), 400, "messages[0].content[1].image_url.url"),
+        (part("data:image/png;base64,@@@@"), 400, "messages[0].content[1].image_url.url"),
+        (part("data:text/html;base64,PGI+"), 400, "messages[0].content[1].image_url.url"),
+        (part(data_url(not_an_image)), 400, "messages[0].content[1].image_url.url"),
+        (part("data:image/png;base64," + "A" * (40 << 20)), 413, None),
+    ]
+    for body, status, param in cases:
+        got, error = error_of(request(server, "POST", "/v1/chat/completions", body))
+        shown = str(body)[:120]
+        assert got == status, (shown, error)
+        assert error["param"] == param, (shown, error)
+        if param:
+            assert param in error["message"], (shown, error)
+    assert error_of(request(server, "GET", "/v1/nowhere"))[0] == 404
+    assert error_of(request(server, "GET", "/v1/chat/completions"))[0] == 404
+    # The server still answers.
+    status, _, body = request(server, "POST", "/v1/chat/completions", good)
+    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == p["prediction"]
+
+
+def test_api_key_is_required_except_for_health(server, trained):
+    p = trained["predictions"][0]
+    for key in (None, "wrong", API_KEY + "x"):
+        for method, path, body in (("GET", "/v1/models", None), ("GET", "/metrics", None),
+                                   ("POST", "/v1/chat/completions", chat_body(data_url(p["image"]), p["question"]))):
+            status, error = error_of(request(server, method, path, body, key=key))
+            assert (status, error["type"]) == (401, "authentication_error"), (key, path)
+    assert request(server, "GET", "/health", key=None)[0] == 200
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"http://127.0.0.1:{server}/v1", api_key="wrong", timeout=REQUEST_TIMEOUT,
+                      max_retries=0).models.list()
+
+
+def test_models_and_metrics(server, client):
+    assert [m.id for m in client.models.list()] == ["medvqa"]
+    status, headers, body = request(server, "GET", "/metrics")
+    text = body.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    for name in ("medvqa_requests_total{", "medvqa_queue_length ", "medvqa_completion_tokens_total ",
+                 "medvqa_tokens_per_second ", "medvqa_time_to_first_token_seconds_count "):
+        assert name in text, name
+
+
+def test_binds_loopback_and_sigterm_finishes_the_running_stream(trained, medvqa_bin):
+    port = free_port()
+    proc = start_server(medvqa_bin, trained["s2"], port)
+    try:
+        p = trained["predictions"][0]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        conn.request("POST", "/v1/chat/completions",
+                     json.dumps(chat_body(data_url(p["image"]), p["question"], stream=True)),
+                     {"Content-Type": "application/json"})
+        res = conn.getresponse()
+        first = res.readline()
+        assert first.startswith(b"data: "), first
+        proc.send_signal(signal.SIGTERM)
+        rest = res.read().decode()
+        conn.close()
+        assert rest.endswith("data: [DONE]\n\n"), rest
+    finally:
+        code, err = stop_server(proc)
+    assert code == 0, err
+    assert f"listening on http://127.0.0.1:{port}" in err and "SIGTERM" in err, err
