@@ -239,3 +239,66 @@ def test_binds_loopback_and_sigterm_finishes_the_running_stream(trained, medvqa_
         code, err = stop_server(proc)
     assert code == 0, err
     assert f"listening on http://127.0.0.1:{port}" in err and "SIGTERM" in err, err
+
+
+def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
+    from concurrent.futures import ThreadPoolExecutor
+    port = free_port()
+    proc = start_server(medvqa_bin, trained["s2"], port, "--max-queue", 1)
+    try:
+        p = trained["predictions"][0]
+        body = chat_body(data_url(p["image"]), p["question"], max_tokens=64)
+        # One request runs and one waits; the others arrive while both slots are taken.
+        with ThreadPoolExecutor(8) as pool:
+            responses = list(pool.map(lambda _: request(port, "POST", "/v1/chat/completions", body, key=None),
+                                      range(8)))
+        statuses = sorted(status for status, _, _ in responses)
+        assert 200 in statuses and 429 in statuses and set(statuses) == {200, 429}, statuses
+        for response in responses:
+            if response[0] == 429:
+                assert response[1]["Retry-After"] == "1"
+                assert error_of(response)[1]["type"] == "rate_limit_error"
+        assert request(port, "POST", "/v1/chat/completions", body, key=None)[0] == 200
+    finally:
+        code, err = stop_server(proc)
+    assert code == 0, err
+
+
+def test_the_page_streams_an_answer_in_headless_chromium(trained, medvqa_bin, tmp_path):
+    """Debian's chromium and chromium-driver (scripts/setup.sh) through selenium: pick an image, ask,
+    the answer streams in. The screenshot is left in tmp_path/serve_page.png (docs/ keeps a copy)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,1000"):
+        options.add_argument(arg)
+    port = free_port()
+    proc = start_server(medvqa_bin, trained["s2"], port, "--api-key", API_KEY)
+    driver = None
+    try:
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        driver.set_page_load_timeout(REQUEST_TIMEOUT)
+        driver.set_script_timeout(REQUEST_TIMEOUT)
+        p = trained["predictions"][0]
+        driver.get(f"http://127.0.0.1:{port}/")
+        driver.find_element(By.ID, "file").send_keys(str(p["image"]))
+        WebDriverWait(driver, REQUEST_TIMEOUT).until(lambda d: d.find_element(By.ID, "preview").is_displayed())
+        driver.find_element(By.ID, "question").send_keys(p["question"])
+        driver.find_element(By.ID, "key").send_keys(API_KEY)
+        driver.find_element(By.ID, "ask").click()
+        answer = "return document.getElementById('answer').textContent"
+        WebDriverWait(driver, REQUEST_TIMEOUT).until(
+            lambda d: d.find_element(By.ID, "ask").is_enabled() and d.execute_script(answer))
+        assert driver.find_element(By.ID, "error").text == ""
+        # The page asks for the default max_tokens (64), the prediction had MAX_NEW_TOKENS: greedy, so a prefix.
+        assert driver.execute_script(answer).startswith(p["prediction"])
+        driver.save_screenshot(str(tmp_path / "serve_page.png"))
+    finally:
+        if driver:
+            driver.quit()
+        code, err = stop_server(proc)
+    assert code == 0, err
