@@ -10,18 +10,6 @@ constexpr size_t kMaxStops = 4;  // OpenAI's limit
 
 std::string shown(const JsonValue& v) { return v.dump(-1, ' ', false, JsonValue::error_handler_t::replace); }
 
-// A typed read of JsonObject whose Error becomes a 400 naming the field.
-template <class F>
-auto field(const std::string& param, F&& read) -> decltype(read()) {
-  try {
-    return read();
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ApiError(400, e.what(), param);
-  }
-}
-
 [[noreturn]] void bad(const std::string& param, const std::string& problem) {
   throw ApiError(400, param + ": " + problem, param);
 }
@@ -64,10 +52,10 @@ void read_content(const JsonValue& content, const std::string& param, const Requ
     bool has_image = false;
     for (size_t i = 0; i < content.size(); ++i) {
       const std::string part_param = param + "[" + std::to_string(i) + "]";
-      const JsonObject part = field(part_param, [&] { return JsonObject(content[i], part_param); });
-      const std::string type = *field(part_param + ".type", [&] { return part.string("type"); });
+      const JsonObject part = as_bad_request(part_param, [&] { return JsonObject(content[i], part_param); });
+      const std::string type = *as_bad_request(part_param + ".type", [&] { return part.string("type"); });
       if (type == "text") {
-        const std::string text = *field(part_param + ".text", [&] { return part.string("text"); });
+        const std::string text = *as_bad_request(part_param + ".text", [&] { return part.string("text"); });
         out.question += out.question.empty() ? text : "\n" + text;
       } else if (type == "image_url") {
         if (has_image) bad(part_param, "only one image per request is supported");
@@ -80,8 +68,8 @@ void read_content(const JsonValue& content, const std::string& param, const Requ
         if (image_url->is_string()) {
           url = image_url->get<std::string>();
         } else {
-          const JsonObject object = field(part_param + ".image_url", [&] { return JsonObject(*image_url, part_param + ".image_url"); });
-          url = *field(url_param, [&] { return object.string("url"); });
+          const JsonObject object = as_bad_request(part_param + ".image_url", [&] { return JsonObject(*image_url, part_param + ".image_url"); });
+          url = *as_bad_request(url_param, [&] { return object.string("url"); });
         }
         out.image = parse_data_url(url, url_param, limits.max_image_bytes);
         out.image_param = url_param;
@@ -100,10 +88,10 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (body.size() > limits.max_body_bytes)
     throw ApiError(413, "the request body is larger than the server's limit of " + std::to_string(limits.max_body_bytes) +
                             " bytes");
-  const JsonValue value = field("", [&] { return parse_json(body, "request body"); });
-  const JsonObject request = field("", [&] { return JsonObject(value, "request body"); });
+  const JsonValue value = as_bad_request("", [&] { return parse_json(body, "request body"); });
+  const JsonObject request = as_bad_request("", [&] { return JsonObject(value, "request body"); });
   ChatRequest out;
-  out.model = field("model", [&] { return request.string("model", Presence::kOptional); }).value_or("");
+  out.model = as_bad_request("model", [&] { return request.string("model", Presence::kOptional); }).value_or("");
 
   const JsonValue* messages = request.find("messages");
   if (!messages) bad("messages", "missing (expected one user message with a question and an image)");
@@ -112,8 +100,8 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (messages->size() != 1)
     bad("messages", "expected exactly one message, a user message with a question and an image (found " +
                         std::to_string(messages->size()) + "): the model answers one question about one image");
-  const JsonObject message = field("messages[0]", [&] { return JsonObject((*messages)[0], "messages[0]"); });
-  const std::string role = *field("messages[0].role", [&] { return message.string("role"); });
+  const JsonObject message = as_bad_request("messages[0]", [&] { return JsonObject((*messages)[0], "messages[0]"); });
+  const std::string role = *as_bad_request("messages[0].role", [&] { return message.string("role"); });
   if (role != "user") bad("messages[0].role", "expected \"user\", found \"" + role + "\"");
   const JsonValue* content = message.find("content");
   if (!content) bad("messages[0].content", "missing");
@@ -127,7 +115,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
                                    std::to_string(limits.max_question_bytes));
 
   const char* tokens_key = request.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-  out.max_tokens = field(tokens_key, [&] { return request.positive_int(tokens_key, Presence::kOptional); })
+  out.max_tokens = as_bad_request(tokens_key, [&] { return request.positive_int(tokens_key, Presence::kOptional); })
                        .value_or(limits.default_max_tokens);
   if (out.max_tokens > limits.max_tokens)
     bad(tokens_key, "at most " + std::to_string(limits.max_tokens) + ", found " + std::to_string(out.max_tokens));
@@ -140,10 +128,10 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (const JsonValue* n = request.find("n"); n && !(n->is_number_integer() && n->get<int64_t>() == 1))
     bad("n", "only n=1 is supported, found " + shown(*n));
   out.stop = read_stop(request);
-  out.stream = field("stream", [&] { return request.boolean("stream", Presence::kOptional); }).value_or(false);
-  if (auto options = field("stream_options", [&] { return request.object("stream_options", Presence::kOptional); }))
+  out.stream = as_bad_request("stream", [&] { return request.boolean("stream", Presence::kOptional); }).value_or(false);
+  if (auto options = as_bad_request("stream_options", [&] { return request.object("stream_options", Presence::kOptional); }))
     out.include_usage =
-        field("stream_options.include_usage", [&] { return options->boolean("include_usage", Presence::kOptional); })
+        as_bad_request("stream_options.include_usage", [&] { return options->boolean("include_usage", Presence::kOptional); })
             .value_or(false);
   return out;
 }

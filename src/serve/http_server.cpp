@@ -16,6 +16,7 @@
 #include "medvqa/serve/api_error.h"
 #include "medvqa/serve/chat_response.h"
 #include "medvqa/serve/page.h"
+#include "medvqa/serve/preview.h"
 #include "medvqa/vision/decode.h"
 
 namespace medvqa::serve {
@@ -40,7 +41,7 @@ bool same_key(const std::string& given, const std::string& key) {
 
 // The route a request counts under in the metrics; unknown paths share one label.
 std::string route_of(const httplib::Request& req) {
-  for (const char* known : {"/", "/v1/chat/completions", "/v1/models", "/health", "/metrics"})
+  for (const char* known : {"/", "/preview", "/v1/chat/completions", "/v1/models", "/health", "/metrics"})
     if (req.path == known) return known;
   return "other";
 }
@@ -56,15 +57,14 @@ std::string completion_id() {
 
 // The request's image decoded and preprocessed as the model wants it; decoding problems are the
 // client's (400), an image over the pixel limit a 413.
-vision::Pixels request_pixels(const ChatRequest& request, const RequestLimits& limits,
+vision::Pixels request_pixels(const DataUrl& url, const std::string& param, const RequestLimits& limits,
                               const vision::PreprocessOptions& options) {
-  const std::string& param = request.image_param;
   // The name only routes DICOM and names the image in errors; nothing is read from disk.
-  const std::string& type = request.image.media_type;
+  const std::string& type = url.media_type;
   const std::string name = type == "application/dicom" ? "image.dcm" : "image." + type.substr(type.find('/') + 1);
   vision::Image image;
   try {
-    image = vision::decode_image_bytes(request.image.bytes, name, options.decode);
+    image = vision::decode_image_bytes(url.bytes, name, options.decode);
   } catch (const Error& e) {
     throw ApiError(400, param + ": " + e.what(), param);
   }
@@ -126,6 +126,18 @@ class Routes {
       json model{{"id", options_.model_id}, {"object", "model"}, {"created", started_}, {"owned_by", "medvqa"}};
       res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), kJson);
     });
+    // The page's view of an image as the model sees it: {"image": DATA_URL} -> PNG.
+    server.Post("/preview", [this](const httplib::Request& req, httplib::Response& res) {
+      try {
+        const DataUrl url = parse_preview_request(req.body, options_.limits);
+        const vision::PreprocessOptions& options = scheduler_.image_options();
+        const vision::Pixels pixels = request_pixels(url, "image", options_.limits, options);
+        const std::vector<uint8_t> png = preview_png(pixels, options);
+        res.set_content(std::string(png.begin(), png.end()), "image/png");
+      } catch (const ApiError& e) {
+        send_error(res, e);
+      }
+    });
     server.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       try {
         chat(req, res);
@@ -154,7 +166,7 @@ class Routes {
     const ChatRequest request = parse_chat_request(req.body, options_.limits);
     Job job;
     job.question = request.question;
-    job.pixels = request_pixels(request, options_.limits, scheduler_.image_options());
+    job.pixels = request_pixels(request.image, request.image_param, options_.limits, scheduler_.image_options());
     job.max_tokens = request.max_tokens;
     job.temperature = request.temperature;
     job.top_p = request.top_p;

@@ -21,13 +21,13 @@ const char* page_html() {
 </head>
 <body>
 <h1>medvqa</h1>
+<input id="key" type="password" placeholder="API key (only if the server requires one)">
 <div id="drop">Drop an image here (PNG, JPEG, BMP, TIFF, DICOM) or click to pick one
   <input id="file" type="file" hidden accept=".png,.jpg,.jpeg,.bmp,.tif,.tiff,.dcm,image/*,application/dicom">
   <div id="name"></div>
 </div>
-<img id="preview" alt="the chosen image">
+<img id="preview" alt="the image as the model sees it">
 <textarea id="question" rows="3" placeholder="Your question about the image"></textarea>
-<input id="key" type="password" placeholder="API key (only if the server requires one)">
 <button id="ask">Ask</button>
 <h2>Answer</h2>
 <div id="answer"></div>
@@ -44,11 +44,28 @@ function readImage(file) {
     imageUrl = reader.result;
     if (/\.dcm$/i.test(file.name) || !file.type) imageUrl = imageUrl.replace(/^data:[^;,]*/, "data:application/dicom");
     $("name").textContent = file.name;
-    const shown = /^data:image\/(png|jpeg|bmp)/.test(imageUrl);
-    $("preview").style.display = shown ? "block" : "none";
-    if (shown) $("preview").src = imageUrl;
+    showPreview();
   };
   reader.readAsDataURL(file);
+}
+
+// What the model will see: the server's preprocessed image (DICOM and TIFF included).
+async function showPreview() {
+  $("error").textContent = "";
+  const res = await fetch("/preview", { method: "POST", headers: headers(), body: JSON.stringify({ image: imageUrl }) });
+  if (!res.ok) {
+    const err = await res.json().catch(() => null);
+    $("error").textContent = "Preview: " + (err && err.error ? err.error.message : "HTTP " + res.status);
+    return;
+  }
+  $("preview").src = URL.createObjectURL(await res.blob());
+  $("preview").style.display = "block";
+}
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  if ($("key").value) h["Authorization"] = "Bearer " + $("key").value;
+  return h;
 }
 
 $("drop").onclick = () => $("file").click();
@@ -66,13 +83,11 @@ async function ask() {
   $("answer").textContent = "";
   $("error").textContent = "";
   if (!imageUrl) { $("error").textContent = "Choose an image first."; return; }
-  const headers = { "Content-Type": "application/json" };
-  if ($("key").value) headers["Authorization"] = "Bearer " + $("key").value;
   const body = { model: "medvqa", stream: true, messages: [{ role: "user", content: [
     { type: "text", text: $("question").value }, { type: "image_url", image_url: { url: imageUrl } }] }] };
   $("ask").disabled = true;
   try {
-    const res = await fetch("/v1/chat/completions", { method: "POST", headers, body: JSON.stringify(body) });
+    const res = await fetch("/v1/chat/completions", { method: "POST", headers: headers(), body: JSON.stringify(body) });
     if (!res.ok) {
       const err = await res.json().catch(() => null);
       throw new Error(err && err.error ? err.error.message : "HTTP " + res.status);

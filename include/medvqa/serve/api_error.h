@@ -26,4 +26,16 @@ class ApiError : public Error {
   std::string param_;
 };
 
+// read(), with a medvqa::Error it throws (a JsonObject getter's, say) turned into a 400 naming `param`.
+template <class F>
+auto as_bad_request(const std::string& param, F&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), param);
+  }
+}
+
 }  // namespace medvqa::serve
