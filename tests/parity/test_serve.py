@@ -253,6 +253,36 @@ def test_binds_loopback_and_sigterm_finishes_the_running_stream(trained, medvqa_
     assert f"listening on http://127.0.0.1:{port}" in err and "SIGTERM" in err, err
 
 
+def metric(port, name):
+    text = request(port, "GET", "/metrics", key=None)[2].decode()
+    return float(next(l.split()[1] for l in text.splitlines() if l.startswith(name + " ")))
+
+
+def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin):
+    port = free_port()
+    proc = start_server(medvqa_bin, trained["s2"], port)
+    try:
+        p = trained["predictions"][0]
+        body = chat_body(data_url(p["image"]), p["question"], stream=True, max_tokens=1024)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+        res = conn.getresponse()
+        assert res.readline().startswith(b"data: ")
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        while metric(port, "medvqa_running_requests") > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The answer was cut short (the demo model does not stop by itself within 1024 tokens).
+        assert metric(port, "medvqa_running_requests") == 0
+        assert metric(port, "medvqa_completion_tokens_total") < 1024
+        assert request(port, "POST", "/v1/chat/completions", chat_body(data_url(p["image"]), p["question"]),
+                       key=None)[0] == 200
+    finally:
+        code, err = stop_server(proc)
+    assert code == 0, err
+
+
 def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
     from concurrent.futures import ThreadPoolExecutor
     port = free_port()
