@@ -14,6 +14,9 @@ namespace medvqa::cli {
 
 namespace {
 
+// Connection threads beyond one per queued request: the running request, /health, /metrics.
+constexpr size_t kSpareConnectionThreads = 8;
+
 struct ServeArgs {
   std::string model;
   serve::ServerOptions server;
@@ -33,6 +36,7 @@ void run_serve(ServeArgs a) {
   if (!a.dtype.empty()) config.model.dtype = a.dtype;
   config.model.threads = a.threads;
   set_threads(a.threads);
+  a.server.connection_threads = a.max_queue + kSpareConnectionThreads;
   serve::ServeMetrics metrics;
   serve::Scheduler scheduler(config, a.max_queue, metrics);
   serve::serve_until_signal(a.server, scheduler, metrics);

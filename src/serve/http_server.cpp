@@ -256,6 +256,7 @@ void block_stop_signals() {
 void serve_until_signal(const ServerOptions& options, Scheduler& scheduler, ServeMetrics& metrics) {
   block_stop_signals();
   httplib::Server server;
+  server.new_task_queue = [n = options.connection_threads] { return new httplib::ThreadPool(n); };
   Routes routes(options, scheduler, metrics);
   routes.install(server);
   MEDVQA_CHECK(server.bind_to_port(options.host, options.port), "serve: cannot listen on ", options.host, ":",

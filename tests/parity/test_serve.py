@@ -286,14 +286,14 @@ def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin
 def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
     from concurrent.futures import ThreadPoolExecutor
     port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port, "--max-queue", 1)
+    proc = start_server(medvqa_bin, trained["s2"], port, "--max-queue", 2)
     try:
         p = trained["predictions"][0]
         body = chat_body(data_url(p["image"]), p["question"], max_tokens=64)
-        # One request runs and one waits; the others arrive while both slots are taken.
-        with ThreadPoolExecutor(8) as pool:
+        # One request runs and two wait; the others arrive while every slot is taken.
+        with ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(lambda _: request(port, "POST", "/v1/chat/completions", body, key=None),
-                                      range(8)))
+                                      range(16)))
         statuses = sorted(status for status, _, _ in responses)
         assert 200 in statuses and 429 in statuses and set(statuses) == {200, 429}, statuses
         for response in responses:

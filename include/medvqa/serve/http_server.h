@@ -19,6 +19,9 @@ struct ServerOptions {
   std::string api_key;  // "" = no key required
   std::string model_id = "medvqa";  // the one model GET /v1/models lists
   RequestLimits limits;
+  // Every waiting chat request holds a connection thread, so there must be more of them than the
+  // scheduler's queue (or a full queue would never be seen, and /health would wait behind it).
+  size_t connection_threads = 72;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later, so that only
