@@ -2,7 +2,7 @@
 # with its public headers, our warning flags and, for TUs that include <torch/torch.h>, the shared
 # precompiled header.
 # The modules of DESIGN.md in dependency order; src/ and tests/ add the folders that exist.
-set(MEDVQA_MODULES core config io text vision plot dist models data run train eval)
+set(MEDVQA_MODULES core config io text vision plot dist models data run train eval serve)
 add_library(medvqa_warnings INTERFACE)
 target_compile_options(medvqa_warnings INTERFACE -Wall -Wextra)
 

@@ -9,7 +9,7 @@ source "$root/scripts/lib.sh"
 apt_packages=(build-essential cmake ninja-build ccache clang libclang-rt-14-dev
   libsentencepiece-dev libopencv-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libutf8proc-dev
-  libgdcm-dev libgloo-dev python3-pydicom python3-venv)
+  libgdcm-dev libgloo-dev libcpp-httplib-dev python3-pydicom python3-venv chromium chromium-driver)
 
 stage_begin "apt packages"
 missing=()

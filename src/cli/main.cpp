@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   medvqa::cli::add_generate(app);
   medvqa::cli::add_ask(app);
   medvqa::cli::add_export(app);
+  medvqa::cli::add_serve(app);
 
   try {
     // CLI11 would only say that a subcommand is required.

@@ -151,7 +151,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 Image decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& path, const DecodeOptions& options) {
   const Window* window = options.window ? &*options.window : nullptr;
   MEDVQA_CHECK(!bytes.empty(), "image ", path, " is empty (0 bytes)");
-  if (has_dicom_magic(bytes) || ends_with(path, ".dcm")) return read_dicom(path, window);
+  if (has_dicom_magic(bytes) || ends_with(path, ".dcm")) return read_dicom(bytes, path, window);
   const std::optional<Mode> mode = header_mode(bytes, path);
   cv::Mat mat;
   try {

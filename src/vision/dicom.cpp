@@ -49,9 +49,10 @@ std::string transfer_syntax(const gdcm::File& file) {
 }
 
 // A failed PixmapReader does not say why; a plain parse tells a broken file from a missing image.
-[[noreturn]] void explain_failure(const std::string& path) {
+[[noreturn]] void explain_failure(const std::string& bytes, const std::string& path) {
+  std::istringstream in(bytes);
   gdcm::Reader reader;
-  reader.SetFileName(path.c_str());
+  reader.SetStream(in);
   MEDVQA_CHECK(reader.Read(), "cannot read DICOM file ", path, ": not valid DICOM or truncated");
   MEDVQA_CHECK(reader.GetFile().GetDataSet().FindDataElement(kPixelData), "DICOM file ", path,
                " has no pixel data (7FE0,0010): it is not an image (SOP class ",
@@ -122,14 +123,15 @@ struct Decoded {
   std::optional<Window> file_window;
 };
 
-Decoded decode(const std::string& path) {
+Decoded decode(const std::string& bytes, const std::string& path) {
   std::lock_guard<std::mutex> lock(gdcm_mutex);
   CaptureGdcmWarnings warnings;
   // PixmapReader, not ImageReader: the latter also derives spacing and origin, which we do not use
   // and where Debian's GDCM aborts on an assertion for some RT Dose files.
+  std::istringstream in(bytes);
   gdcm::PixmapReader reader;
-  reader.SetFileName(path.c_str());
-  if (!reader.Read()) explain_failure(path);
+  reader.SetStream(in);
+  if (!reader.Read()) explain_failure(bytes, path);
   MEDVQA_CHECK(warnings.text().find("Incomplete Pixel Data") == std::string::npos, "DICOM file ", path,
                " is truncated: its pixel data is shorter than declared");
   const gdcm::Pixmap& image = reader.GetPixmap();
@@ -167,8 +169,8 @@ Decoded decode(const std::string& path) {
 
 }  // namespace
 
-Image read_dicom(const std::string& path, const Window* window) {
-  const Decoded d = decode(path);
+Image read_dicom(const std::vector<uint8_t>& bytes, const std::string& path, const Window* window) {
+  const Decoded d = decode(std::string(bytes.begin(), bytes.end()), path);
   Image out(d.width, d.height, Mode::kL);
   out.pixels = window_to_8bit(d.values, window ? window : d.file_window ? &*d.file_window : nullptr);
   if (d.monochrome1)

@@ -21,5 +21,6 @@ void add_embed(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_ask(CLI::App& app);
 void add_export(CLI::App& app);
+void add_serve(CLI::App& app);
 
 }  // namespace medvqa::cli

@@ -1,4 +1,4 @@
-// A trained model ready to answer questions about images, shared by `eval` and `ask`: its
+// A trained model ready to answer questions about images, shared by `eval`, `ask` and `serve`: its
 // tokenizer, weights and stop ids, the prompt and image settings of its config, and batched
 // answering with the image features spliced in at prefill. Not here: datasets, scoring, files.
 #pragma once
@@ -31,10 +31,12 @@ class Answerer {
   // The projected features [B, N, hidden] of pixels [B, 3, H, W] on the model's device; blind
   // zeroes them (the blind baseline).
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
-  // Greedy answers of at most max_new_tokens to prompts [B] (left padded) with image features
-  // [B, N, hidden] spliced in at prefill. on_token sees every id as it is chosen.
+  // Answers of at most max_new_tokens to prompts [B] (left padded) with image features
+  // [B, N, hidden] spliced in at prefill, greedy unless `sampling` says otherwise. on_token sees
+  // every id as it is chosen.
   GenerationResult generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
-                            int64_t max_new_tokens, const TokenCallback& on_token = {});
+                            int64_t max_new_tokens, const TokenCallback& on_token = {},
+                            const SamplingOptions& sampling = {});
   // The answer's text: trailing stop ids dropped, invalid UTF-8 replaced by U+FFFD.
   std::string text(std::vector<int64_t> ids) const;
   bool is_stop(int64_t id) const;

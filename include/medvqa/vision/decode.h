@@ -25,7 +25,8 @@ struct DecodeOptions {
 // Throws medvqa::Error naming the file: missing, empty, corrupt or truncated, zero size,
 // unsupported sample type, DICOM problems.
 Image decode_image(const std::string& path, const DecodeOptions& options = {});
-// The same from bytes already read (`path` names the source in errors and routes .dcm files).
+// The same from bytes already read (`path` names the source in errors and routes .dcm files);
+// nothing is read from disk.
 Image decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& path, const DecodeOptions& options = {});
 
 std::vector<uint8_t> read_file_bytes(const std::string& path);

@@ -17,8 +17,9 @@ namespace medvqa::vision {
 // DICOM Part 10: "DICM" after the 128-byte preamble.
 bool has_dicom_magic(const std::vector<uint8_t>& bytes);
 
-// An 8-bit L image; throws medvqa::Error naming the file and the problem (no pixel data, a
-// transfer syntax GDCM cannot decode, colour data).
-Image read_dicom(const std::string& path, const Window* window);
+// An 8-bit L image from the bytes of a DICOM file, which `path` names in errors (nothing is read
+// from disk here); throws medvqa::Error naming the file and the problem (no pixel data, a transfer
+// syntax GDCM cannot decode, colour data).
+Image read_dicom(const std::vector<uint8_t>& bytes, const std::string& path, const Window* window);
 
 }  // namespace medvqa::vision

@@ -1,0 +1,46 @@
+#include "medvqa/serve/metrics.h"
+
+#include <sstream>
+
+namespace medvqa::serve {
+
+void ServeMetrics::count_request(const std::string& route, int status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++requests_[{route, status}];
+}
+
+void ServeMetrics::count_generation(int64_t tokens, double seconds, double first_token_seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tokens_ += tokens;
+  generation_seconds_ += seconds;
+  if (seconds > 0) last_tokens_per_second_ = double(tokens) / seconds;
+  ++generations_;
+  first_token_seconds_ += first_token_seconds;
+}
+
+std::string ServeMetrics::prometheus(size_t queued, size_t running) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::ostringstream out;
+  auto head = [&](const char* name, const char* type, const char* help) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  };
+  head("medvqa_requests_total", "counter", "HTTP requests answered, by route and status.");
+  for (const auto& [key, n] : requests_)
+    out << "medvqa_requests_total{route=\"" << key.first << "\",status=\"" << key.second << "\"} " << n << "\n";
+  head("medvqa_queue_length", "gauge", "Chat requests waiting for the model.");
+  out << "medvqa_queue_length " << queued << "\n";
+  head("medvqa_running_requests", "gauge", "Chat requests being answered.");
+  out << "medvqa_running_requests " << running << "\n";
+  head("medvqa_completion_tokens_total", "counter", "Tokens generated.");
+  out << "medvqa_completion_tokens_total " << tokens_ << "\n";
+  head("medvqa_generation_seconds_total", "counter", "Seconds spent generating (vision tower, prefill, decode).");
+  out << "medvqa_generation_seconds_total " << generation_seconds_ << "\n";
+  head("medvqa_tokens_per_second", "gauge", "Generation speed of the last finished request.");
+  out << "medvqa_tokens_per_second " << last_tokens_per_second_ << "\n";
+  head("medvqa_time_to_first_token_seconds", "summary", "From the start of a request's generation to its first token.");
+  out << "medvqa_time_to_first_token_seconds_sum " << first_token_seconds_ << "\n";
+  out << "medvqa_time_to_first_token_seconds_count " << generations_ << "\n";
+  return out.str();
+}
+
+}  // namespace medvqa::serve
