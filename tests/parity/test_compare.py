@@ -202,8 +202,10 @@ def test_one_sided_items_are_counted_and_named(run, tmp_path):
     extra = json.loads(lines[0])
     extra["question_id"] = "new-item"
     c_path.write_text("\n".join(lines[1:] + [json.dumps(extra)]) + "\n")
-    proc = compare(run, "--baseline", b_path, "--candidate", c_path, "--json")
+    junit = tmp_path / "one_sided.xml"
+    proc = compare(run, "--baseline", b_path, "--candidate", c_path, "--json", "--junit", junit)
     out = json.loads(proc.stdout)
+    assert "baseline only: CT-0" in junit.read_text() and "candidate only: new-item" in junit.read_text()
     assert out["baseline_only"] == ["CT-0"] and out["candidate_only"] == ["new-item"]
     assert out["paired"] == len(lines) - 1
     assert "1 item(s) only in the baseline, not compared: CT-0" in proc.stderr
