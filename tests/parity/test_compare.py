@@ -296,3 +296,15 @@ def test_eval_with_an_unreadable_baseline_fails_before_the_model_runs(run, demo,
     proc = run("eval", "-c", eval_config(demo, out, baseline=str(tmp_path / "missing")), check=False)
     assert_user_error(proc, f"{tmp_path / 'missing'}: cannot open: no such file")
     assert not (out / "predictions.jsonl").exists()
+
+
+def test_committed_demo_baseline_is_a_consistent_eval_dir(run):
+    """configs/demo/baseline (scripts/ci-eval.sh's default): the demo's predictions.jsonl and
+    metrics.json, whose open accuracy `medvqa score` recomputes, and it passes against itself."""
+    baseline = ROOT / "configs/demo/baseline"
+    metrics = json.loads((baseline / "metrics.json").read_text())
+    scored = json.loads(run("score", "--predictions", baseline / "predictions.jsonl", "--json").stdout)
+    assert scored["n"] == metrics["n"] and scored["open_accuracy"] == metrics["open_accuracy"]
+    assert metrics["open_accuracy"] >= 0.8  # the demo's eval.floor: a trained model, not a random one
+    out = json.loads(compare(run, "--baseline", baseline, "--candidate", baseline, "--json").stdout)
+    assert out["passed"] and out["paired"] == metrics["n"]
