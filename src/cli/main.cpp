@@ -1,4 +1,5 @@
-// medvqa: one binary, one subcommand per job. User errors print "error: ..." and exit 1.
+// medvqa: one binary, one subcommand per job. User errors print "error: ..." and exit 1; a failed
+// quality gate prints "gate failed: ..." and exits 3 (kGateFailedExit).
 #include <c10/util/Exception.h>
 
 #include <malloc.h>
@@ -11,6 +12,8 @@
 #include "medvqa/core/log.h"
 
 namespace {
+
+constexpr int kGateFailedExit = 3;  // README's CLI section: 0 pass, 1 user error, 3 gate failed
 
 // glibc hands every allocation above its mmap threshold (adaptive, at most 32 MiB) out as a fresh
 // mapping and unmaps it when freed, so every forward pass page-faults its large activations in
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
   medvqa::cli::add_grad_check(app);
   medvqa::cli::add_eval(app);
   medvqa::cli::add_score(app);
+  medvqa::cli::add_compare(app);
   medvqa::cli::add_tokenize(app);
   medvqa::cli::add_preprocess(app);
   medvqa::cli::add_embed(app);
@@ -64,6 +68,9 @@ int main(int argc, char** argv) {
     // CLI11's own codes (105, 106, ...) would leave the documented contract: a user error exits 1.
     std::fprintf(stderr, "error: %s\nRun with --help for more information.\n", e.what());
     return 1;
+  } catch (const medvqa::GateFailure& e) {
+    std::fprintf(stderr, "gate failed: %s\n", e.what());
+    return kGateFailedExit;
   } catch (const medvqa::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

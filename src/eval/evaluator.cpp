@@ -1,6 +1,7 @@
 #include "medvqa/eval/evaluator.h"
 
 #include <filesystem>
+#include <optional>
 
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
@@ -10,6 +11,8 @@
 #include "medvqa/dist/gather.h"
 #include "medvqa/dist/rank.h"
 #include "medvqa/run/answerer.h"
+#include "medvqa/eval/compare.h"
+#include "medvqa/eval/junit.h"
 #include "medvqa/eval/metrics.h"
 #include "medvqa/eval/prefix_score.h"
 #include "medvqa/eval/report.h"
@@ -73,13 +76,14 @@ Answers answer_all(Answerer& answerer, const std::vector<Sample>& samples, const
   return out;
 }
 
-// Every item scored; `lines` (optional) receives the predictions.jsonl objects.
-std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answers& answers, nlohmann::ordered_json* lines) {
+// Every item scored; `lines` and `kept` (optional) receive the predictions.jsonl objects and records.
+std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answers& answers, nlohmann::ordered_json* lines,
+                                 std::vector<Prediction>* kept = nullptr) {
   std::vector<ItemScore> scores;
   for (size_t i = 0; i < items.size(); ++i) {
     const VqaItem& it = items[i];
     Prediction p{it.question_id, it.dataset, it.modality_type, it.question_type, it.question, it.gt_answer, it.options,
-                 answers.text[i]};
+                 answers.text[i], it.image};
     ItemScore s = score_item(p);
     nlohmann::ordered_json line = {{"question_id", p.question_id}, {"dataset", p.dataset}, {"modality_type", p.modality_type},
                                    {"question_type", p.question_type}, {"question", p.question}, {"gt_answer", p.gt_answer},
@@ -93,6 +97,7 @@ std::vector<ItemScore> score_all(const std::vector<VqaItem>& items, const Answer
     }
     scores.push_back(std::move(s));
     if (lines) lines->push_back(std::move(line));
+    if (kept) kept->push_back(std::move(p));
   }
   return scores;
 }
@@ -137,6 +142,9 @@ nlohmann::ordered_json evaluate(const Config& user_config) {
   RankContext rank = start_rank(config.model.device, config.model.threads, std::chrono::seconds(config.dist.timeout_s));
   config.model.device = rank.plan.device;
   ProcessGroup& pg = *rank.pg;
+  // Read before the model runs, so that a bad baseline fails in seconds, not after the evaluation.
+  const std::string baseline_path = config.eval.baseline.empty() ? "" : predictions_path(config.eval.baseline);
+  const std::vector<Prediction> baseline = baseline_path.empty() ? std::vector<Prediction>{} : read_predictions(baseline_path);
   Answerer answerer(config);
   std::vector<VqaItem> items;
   auto samples = build_samples(answerer.tokenizer(), load_items(config.data, config.eval.split), answerer.prompt_options(),
@@ -145,13 +153,23 @@ nlohmann::ordered_json evaluate(const Config& user_config) {
   log_info("eval: ", items.size(), " items of ", what);
 
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
+  std::vector<Prediction> predictions;
   Answers answers = answer_sharded(pg, answerer, samples, items, config, false, config.eval.prefix_score);
-  nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines), config.eval.prefix_score);
+  nlohmann::ordered_json metrics = compute_metrics(score_all(items, answers, &lines, &predictions), config.eval.prefix_score);
   if (config.eval.blind) {
     auto blind = score_all(items, answer_sharded(pg, answerer, samples, items, config, true, false), nullptr);
     metrics["blind_open_accuracy"] = compute_metrics(blind)["open_accuracy"];
   }
   fs::path out(config.eval.out_dir);
+  // Every rank compares (the answers are the same on all), so every rank ends with the same verdict.
+  std::optional<Comparison> comparison;
+  if (!baseline.empty()) {
+    CompareOptions gate;
+    gate.max_drop = config.eval.baseline_max_drop;
+    gate.min_n = static_cast<size_t>(config.eval.baseline_min_n);
+    gate.alpha = config.eval.baseline_alpha;
+    comparison = compare_predictions(baseline, predictions, gate, baseline_path, (out / "predictions.jsonl").string());
+  }
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
   std::string html;
@@ -172,12 +190,29 @@ nlohmann::ordered_json evaluate(const Config& user_config) {
                   {"projector", config.model.projector_weights.empty() ? "(fresh)" : config.model.projector_weights},
                   {"adapter", config.model.adapter.empty() ? "(none)" : config.model.adapter}};
     report.examples = static_cast<size_t>(config.eval.report_examples);
-    html = write_report(out.string(), metrics, lines, report);
+    if (comparison) {
+      write_file_atomic((out / "comparison.json").string(), to_json(*comparison).dump(2) + "\n");
+      write_file_atomic((out / "compare.xml").string(), junit_xml(*comparison));
+    }
+    html = write_report(out.string(), metrics, lines, report, comparison ? &*comparison : nullptr);
   }
   pg.barrier();
   double acc = metrics["open_accuracy"].get<double>();
   log_info("eval: open-ended accuracy ", acc, " on ", items.size(), " items; ", (out / "metrics.json").string(),
            ", report ", html);
+  if (comparison) {
+    auto warn = [](const std::vector<std::string>& ids, const char* side) {
+      if (!ids.empty()) log_warn("eval: ", ids.size(), " item(s) only in ", side, ", not compared (comparison.json lists them)");
+    };
+    warn(comparison->baseline_only, "the baseline");
+    warn(comparison->candidate_only, "this run");
+    // The comparison says where the run got worse, so it speaks first; the floor is only mentioned.
+    if (comparison->failed()) {
+      if (acc < config.eval.floor) log_warn("eval: open-ended accuracy ", acc, " is also below eval.floor=", config.eval.floor);
+      throw GateFailure("eval: against baseline " + baseline_path + ": " + comparison->failure_summary());
+    }
+    log_info("eval: no significant drop against baseline ", baseline_path);
+  }
   MEDVQA_CHECK(acc >= config.eval.floor, "eval: open-ended accuracy ", acc, " is below eval.floor=", config.eval.floor);
   return metrics;
 }

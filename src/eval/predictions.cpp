@@ -17,6 +17,7 @@ std::vector<Prediction> read_predictions(const std::string& path) {
     p.gt_answer = *item.string("gt_answer");
     p.options = *item.strings("options");
     p.prediction = *item.string("prediction");
+    p.image = item.string("image", Presence::kOptional).value_or("");
     predictions.push_back(std::move(p));
   });
   MEDVQA_CHECK(!predictions.empty(), path, ": no predictions (the file is empty)");

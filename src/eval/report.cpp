@@ -1,5 +1,6 @@
 #include "medvqa/eval/report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -117,6 +118,100 @@ std::vector<std::pair<std::string, std::string>> headline(const ordered_json& m)
   return rows;
 }
 
+constexpr size_t kFlippedShown = 20;  // the rest are in comparison.json
+
+std::string signed_points(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.2f", 100.0 * fraction);
+  return buf;
+}
+
+std::string p_value(const GroupComparison& g, double p) {
+  if (!g.tested) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", p);
+  return buf;
+}
+
+// The 'against baseline' section as (heading lines, table rows, flipped rows), shared by both formats.
+struct BaselineSection {
+  std::vector<std::pair<std::string, std::string>> facts;  // (label, value)
+  std::vector<std::vector<std::string>> groups;             // cells of kGroupHeadings
+  std::vector<std::vector<std::string>> flipped;            // cells of kFlippedHeadings
+};
+const std::vector<std::string> kGroupHeadings = {"Group", "n", "Baseline", "Candidate", "Difference", "95% CI",
+                                                 "p (McNemar)", "Holm p", "Gate"};
+const std::vector<std::string> kFlippedHeadings = {"Question id", "Modality", "Question", "Answer", "Baseline said",
+                                                   "Candidate said"};
+
+BaselineSection baseline_section(const Comparison& c) {
+  BaselineSection s;
+  char rule[160];
+  std::snprintf(rule, sizeof rule, "fails on a drop of more than %.2f points with Holm-adjusted p < %g (groups of n >= %zu)",
+                100 * c.options.max_drop, c.options.alpha, c.options.min_n);
+  s.facts = {{"Baseline", c.baseline},
+             {"Verdict", c.failed() ? "FAILED: " + c.failure_summary() : "passed"},
+             {"Rule", rule},
+             {"Paired items", std::to_string(c.groups.front().n)},
+             {"Only in the baseline", std::to_string(c.baseline_only.size())},
+             {"Only in this run", std::to_string(c.candidate_only.size())},
+             {"Right -> wrong", std::to_string(c.flipped.size())}};
+  for (const auto& g : c.groups)
+    s.groups.push_back({g.label(), std::to_string(g.n), percent(g.baseline_accuracy), percent(g.candidate_accuracy),
+                        signed_points(g.difference), signed_points(g.ci95[0]) + " to " + signed_points(g.ci95[1]),
+                        p_value(g, g.p), p_value(g, g.p_holm), g.failed ? "FAILED" : g.tested ? "ok" : "not tested"});
+  for (size_t i = 0; i < std::min(kFlippedShown, c.flipped.size()); ++i) {
+    const FlippedItem& f = c.flipped[i];
+    s.flipped.push_back({f.question_id, f.modality_type, f.question, f.gt_answer, f.baseline_prediction,
+                         f.candidate_prediction});
+  }
+  return s;
+}
+
+std::string markdown_table(const std::vector<std::string>& headings, const std::vector<std::vector<std::string>>& rows) {
+  std::string md = "|";
+  for (const auto& h : headings) (md += ' ') += h + " |";
+  md += "\n|";
+  for (size_t i = 0; i < headings.size(); ++i) md += "---|";
+  md += "\n";
+  for (const auto& row : rows) {
+    md += "|";
+    for (const auto& cell : row) (md += ' ') += md_cell(cell) + " |";
+    md += "\n";
+  }
+  return md;
+}
+
+std::string html_table(const std::vector<std::string>& headings, const std::vector<std::vector<std::string>>& rows) {
+  std::string h = "<table>\n<tr>";
+  for (const auto& heading : headings) h += "<th>" + html_escape(heading) + "</th>";
+  h += "</tr>\n";
+  for (const auto& row : rows) {
+    h += "<tr>";
+    for (const auto& cell : row) h += "<td>" + html_escape(cell) + "</td>";
+    h += "</tr>\n";
+  }
+  return h + "</table>\n";
+}
+
+std::string markdown_baseline(const BaselineSection& s, const std::string& plot) {
+  std::string md = "\n## Against baseline\n\n| | |\n|---|---|\n";
+  for (const auto& [label, value] : s.facts) md += "| " + label + " | " + md_cell(value) + " |\n";
+  md += "\nDifferences in points (this run minus the baseline), open-ended accuracy.\n\n![difference by group](" +
+        plot + ")\n\n" + markdown_table(kGroupHeadings, s.groups) + "\n### Right in the baseline, wrong now\n\n";
+  return md + (s.flipped.empty() ? std::string("None.\n") : markdown_table(kFlippedHeadings, s.flipped));
+}
+
+std::string html_baseline(const BaselineSection& s, const std::string& plot) {
+  std::string h = "<h2>Against baseline</h2>\n<table>\n";
+  for (const auto& [label, value] : s.facts)
+    h += "<tr><th>" + html_escape(label) + "</th><td>" + html_escape(value) + "</td></tr>\n";
+  h += "</table>\n<p>Differences in points (this run minus the baseline), open-ended accuracy.</p>\n<img src=\"" + plot +
+       "\" alt=\"difference by group\">\n" + html_table(kGroupHeadings, s.groups) +
+       "<h3>Right in the baseline, wrong now</h3>\n";
+  return h + (s.flipped.empty() ? std::string("<p>None.</p>\n") : html_table(kFlippedHeadings, s.flipped));
+}
+
 std::string markdown(const ordered_json& m, const std::vector<Example>& examples, const ReportOptions& o,
                      const std::string& chart) {
   std::string md = "# " + o.title + "\n\n";
@@ -153,8 +248,9 @@ std::string markdown(const ordered_json& m, const std::vector<Example>& examples
   return md;
 }
 
+// `extra`: HTML placed after the examples (the 'against baseline' section).
 std::string html(const ordered_json& m, const std::vector<Example>& examples, const ReportOptions& o,
-                 const std::string& chart) {
+                 const std::string& chart, const std::string& extra) {
   std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html_escape(o.title) +
                   "</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
                   "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}"
@@ -194,14 +290,14 @@ std::string html(const ordered_json& m, const std::vector<Example>& examples, co
          "<br><b>Prediction:</b> " + html_escape(l.value("prediction", "")) + "<br><span class=\"mark\">" +
          (right ? "&#10003; right" : "&#10007; wrong") + "</span></figcaption></figure>\n";
   }
-  h += "</div>\n</body></html>\n";
+  h += "</div>\n" + extra + "</body></html>\n";
   return h;
 }
 
 }  // namespace
 
 std::string write_report(const std::string& dir, const ordered_json& metrics, const ordered_json& predictions,
-                         const ReportOptions& options) {
+                         const ReportOptions& options, const Comparison* comparison) {
   const fs::path out(dir), pictures = out / "report";
   fs::create_directories(pictures);
   std::vector<plot::Bar> bars;
@@ -226,9 +322,20 @@ std::string write_report(const std::string& dir, const ordered_json& metrics, co
       log_warn("report: no thumbnail for example ", i + 1, ": ", e.what());
     }
   }
-  write_file_atomic((out / "report.md").string(), markdown(metrics, examples, options, chart));
+  std::string md_extra, html_extra;
+  if (comparison) {
+    std::vector<plot::Interval> rows;
+    for (const auto& g : comparison->groups) rows.push_back({g.label(), g.difference, g.ci95[0], g.ci95[1], g.failed});
+    const std::string plot = "report/baseline_differences.png";
+    write_file_atomic((out / plot).string(),
+                      plot::dot_interval_png(rows, comparison->options.max_drop, "open-ended accuracy: this run - baseline"));
+    const BaselineSection section = baseline_section(*comparison);
+    md_extra = markdown_baseline(section, plot);
+    html_extra = html_baseline(section, plot);
+  }
+  write_file_atomic((out / "report.md").string(), markdown(metrics, examples, options, chart) + md_extra);
   const std::string html_path = (out / "report.html").string();
-  write_file_atomic(html_path, html(metrics, examples, options, chart));
+  write_file_atomic(html_path, html(metrics, examples, options, chart, html_extra));
   return html_path;
 }
 

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "medvqa/core/error.h"
@@ -100,6 +101,42 @@ std::string bar_chart_png(const std::vector<Bar>& bars, const std::string& title
   cv::line(img, {L, T - 5}, {L, H - B}, kBlack, 1);
   text(img, ascii_label(title, 70), {8, 28}, 0.6, kBlack);
   return png(img, "bar chart");
+}
+
+std::string dot_interval_png(const std::vector<Interval>& rows, double threshold, const std::string& title) {
+  const int W = 900, L = 310, R = 130, T = 50, Row = 28, B = 45;
+  const int H = T + Row * std::max<int>(1, static_cast<int>(rows.size())) + B;
+  cv::Mat img(H, W, CV_8UC3, cv::Scalar(255, 255, 255));
+  // A symmetric axis around zero wide enough for every whisker and the threshold, in whole points.
+  double reach = std::max(0.01, threshold);
+  for (const Interval& r : rows) reach = std::max({reach, std::abs(r.low), std::abs(r.high), std::abs(r.value)});
+  reach = std::ceil(reach * 100.0) / 100.0;
+  auto x_of = [&](double d) { return L + static_cast<int>((W - L - R) * (std::clamp(d, -reach, reach) + reach) / (2 * reach)); };
+  for (int i = -2; i <= 2; ++i) {
+    const double d = reach * i / 2;
+    const int x = x_of(d);
+    cv::line(img, {x, T - 5}, {x, H - B}, i == 0 ? kBlack : kGrey, 1);
+    char label[32];
+    std::snprintf(label, sizeof label, "%+.1f", 100.0 * d);
+    text(img, label, {x - 16, H - B + 20}, 0.45, kBlack);
+  }
+  if (threshold > 0)
+    for (int y = T - 5; y < H - B; y += 8) cv::line(img, {x_of(-threshold), y}, {x_of(-threshold), y + 4}, kRed, 1);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Interval& r = rows[i];
+    const int y = T + Row * static_cast<int>(i) + Row / 2;
+    const cv::Scalar& colour = r.highlight ? kRed : kBlue;
+    text(img, ascii_label(r.label, 34), {8, y + 5}, 0.5, r.highlight ? kRed : kBlack);
+    cv::line(img, {x_of(r.low), y}, {x_of(r.high), y}, colour, 2, cv::LINE_AA);
+    for (double end : {r.low, r.high}) cv::line(img, {x_of(end), y - 6}, {x_of(end), y + 6}, colour, 2, cv::LINE_AA);
+    cv::circle(img, {x_of(r.value), y}, 5, colour, cv::FILLED, cv::LINE_AA);
+    char value[32];
+    std::snprintf(value, sizeof value, "%+.2f", 100.0 * r.value);
+    text(img, value, {W - R + 10, y + 5}, 0.45, colour);
+  }
+  text(img, ascii_label(title, 70), {8, 28}, 0.6, kBlack);
+  text(img, "difference in points", {L + (W - L - R) / 2 - 70, H - 8}, 0.45, kBlack);
+  return png(img, "dot plot");
 }
 
 std::string thumbnail_png(const std::string& path, int max_side) {

@@ -15,6 +15,7 @@ void add_train(CLI::App& app);
 void add_grad_check(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_score(CLI::App& app);
+void add_compare(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_preprocess(CLI::App& app);
 void add_embed(CLI::App& app);

@@ -180,6 +180,10 @@ struct EvalConfig {
   bool prefix_image = true;
   int64_t report_examples = 8;
   double floor = 0.0;
+  std::string baseline;
+  double baseline_max_drop = 0.01;
+  int64_t baseline_min_n = 30;
+  double baseline_alpha = 0.05;
   std::vector<std::string> loggers;
 
   template <class V>
@@ -193,6 +197,10 @@ struct EvalConfig {
     v.field("prefix_image", prefix_image, config::doc("the prefix score sees the image (features before the text); false = text only, as OmniMedVQA's LLaVA script"));
     v.field("report_examples", report_examples, config::range(0, 1000, "example images in report.md / report.html, half right, half wrong"));
     v.field("floor", floor, config::range(0, 1, "fail when open-ended accuracy is below this"));
+    v.field("baseline", baseline, config::path("eval directory (or predictions.jsonl) to compare against, as `medvqa compare` grouped by modality, question type and dataset: the report gets an 'against baseline' section and the run fails (exit 3) on a significant drop; '' = none"));
+    v.field("baseline_max_drop", baseline_max_drop, config::range(0, 1, "with baseline: the largest tolerated drop in open-ended accuracy (a fraction), as compare --max-drop"));
+    v.field("baseline_min_n", baseline_min_n, config::range(1, 1e9, "with baseline: groups with fewer paired items are reported, not tested, as compare --min-n"));
+    v.field("baseline_alpha", baseline_alpha, config::range(0, 1, "with baseline: significance level of the Holm-adjusted p-values, as compare --alpha"));
     v.field("loggers", loggers, config::one_of({"tensorboard"}, "where the metrics go besides metrics.json: TensorBoard event files in out_dir/tb/ (overall and per modality)"));
   }
 };

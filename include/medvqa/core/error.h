@@ -1,6 +1,7 @@
 // The one error type of medvqa and the checks that raise it.
 // User-facing problems (bad files, bad configs, bad input) are medvqa::Error; main() prints
-// "error: <what>" and exits 1. Programming errors stay asserts / torch errors.
+// "error: <what>" and exits 1. A quality gate the inputs failed is medvqa::GateFailure: main()
+// prints "gate failed: <what>" and exits 3. Programming errors stay asserts / torch errors.
 #pragma once
 
 #include <sstream>
@@ -13,6 +14,13 @@ namespace medvqa {
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// Valid inputs that did not pass a gate (`medvqa compare`, eval.baseline): a regression, not a
+// mistake of the user, so CI can tell the two apart by the exit code.
+class GateFailure : public Error {
+ public:
+  using Error::Error;
 };
 
 // Collects every problem of one operation (a config, a checkpoint load) so the user sees them all

@@ -16,6 +16,7 @@ struct Prediction {
   std::string gt_answer;
   std::vector<std::string> options;  // option_A..D order, absent ones skipped
   std::string prediction;
+  std::string image;  // optional: the evaluator writes it, other systems need not
 };
 
 // Reads a JSONL file; blank lines are skipped. Throws Error naming the file, the 1-based line and
