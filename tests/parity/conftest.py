@@ -3,6 +3,7 @@ the demo data + towers (written by medvqa in the real open_clip / HF formats) wi
 for tiny training runs on them.
 
 The binary defaults to build/medvqa; MEDVQA_BIN points elsewhere (another build folder)."""
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -61,6 +62,18 @@ def write_config(demo, name, stage, out, projector=None, dist=None, **train):
     return vqa_reference.write_config(demo / f"{name}.json", demo / "towers", demo / "data", stage, out, model=model,
                                       train={"max_steps": TRAIN_STEPS, "batch_size": 8, "lr": 1e-3, "save_every": 2,
                                              **train}, dist=dist)
+
+
+def eval_config(demo, out, data=None, **eval_keys):
+    """An eval config of the demo's untrained towers (no LoRA, fp32 on CPU), written beside `out`;
+    `data` and `eval_keys` set keys of those sections."""
+    cfg = {"model": {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
+                     "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 0}},
+           "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1, **(data or {})},
+           "eval": {"out_dir": str(out), "max_new_tokens": 2, "blind": False, **eval_keys}}
+    path = out.parent / f"{out.name}.json"  # JSON is YAML
+    path.write_text(json.dumps(cfg))
+    return path
 
 
 # The only tests that may skip: those that need hardware this machine lacks. Any other skip fails

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, assert_user_error
+from conftest import ROOT, assert_user_error, eval_config
 from vqa_reference import make_demo
 
 P_TOL = 1e-9             # McNemar / Holm p-values: the same closed form in double
@@ -219,21 +219,14 @@ def demo(tmp_path_factory, medvqa_bin):
     return make_demo(medvqa_bin, tmp_path_factory.mktemp("compare"), 8)
 
 
-def eval_config(demo, out, **eval_keys):
-    cfg = {"model": {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
-                     "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 0}},
-           "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1},
-           "eval": {"out_dir": str(out), "split": "all", "batch_size": 8, "max_new_tokens": 2, "blind": False,
-                    "prefix_score": False, "report_examples": 0, **eval_keys}}
-    path = out.parent / f"{out.name}.json"
-    path.write_text(json.dumps(cfg))
-    return path
+def gate_config(demo, out, **eval_keys):
+    return eval_config(demo, out, split="all", batch_size=8, prefix_score=False, report_examples=0, **eval_keys)
 
 
 @pytest.fixture(scope="module")
 def baseline_eval(demo, medvqa_bin, tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline") / "eval"
-    subprocess.run([str(medvqa_bin), "eval", "-c", str(eval_config(demo, out))], check=True, capture_output=True)
+    subprocess.run([str(medvqa_bin), "eval", "-c", str(gate_config(demo, out))], check=True, capture_output=True)
     return out
 
 
@@ -243,7 +236,7 @@ def read_lines(path):
 
 def test_eval_against_itself_passes_with_the_report_section(run, demo, baseline_eval, tmp_path):
     out = tmp_path / "again"
-    run("eval", "-c", eval_config(demo, out, baseline=str(baseline_eval), baseline_min_n=1))
+    run("eval", "-c", gate_config(demo, out, baseline=str(baseline_eval), baseline_min_n=1))
     comparison = json.loads((out / "comparison.json").read_text())
     assert comparison["passed"] and comparison["paired"] == len(read_lines(baseline_eval / "predictions.jsonl"))
     assert all(g["difference"] == 0 for g in comparison["groups"])
@@ -270,7 +263,7 @@ def test_ci_eval_fails_when_one_modality_is_worse(medvqa_bin, demo, baseline_eva
     (base_dir / "predictions.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
     out = tmp_path / "candidate"
     env = {**os.environ, "MEDVQA_BIN": str(medvqa_bin), "MEDVQA_BASELINE": str(base_dir), "MEDVQA_EVAL_OUT": str(out),
-           "MEDVQA_EVAL_CONFIG": str(eval_config(demo, tmp_path / "unused", baseline_min_n=5))}
+           "MEDVQA_EVAL_CONFIG": str(gate_config(demo, tmp_path / "unused", baseline_min_n=5))}
     proc = subprocess.run(["bash", str(ROOT / "scripts/ci-eval.sh")], env=env, capture_output=True, text=True)
     assert proc.returncode == GATE_FAILED, proc.stderr
     assert "ci-eval: FAILED" in proc.stdout, proc.stdout
@@ -293,7 +286,7 @@ def test_ci_eval_fails_when_one_modality_is_worse(medvqa_bin, demo, baseline_eva
 
 def test_eval_with_an_unreadable_baseline_fails_before_the_model_runs(run, demo, tmp_path):
     out = tmp_path / "nobase"
-    proc = run("eval", "-c", eval_config(demo, out, baseline=str(tmp_path / "missing")), check=False)
+    proc = run("eval", "-c", gate_config(demo, out, baseline=str(tmp_path / "missing")), check=False)
     assert_user_error(proc, f"{tmp_path / 'missing'}: cannot open: no such file")
     assert not (out / "predictions.jsonl").exists()
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import assert_user_error
+from conftest import assert_user_error, eval_config
 from vqa_reference import make_demo
 from test_tokenizer import LLAMA3_SPECIALS, tiktoken_encoding
 
@@ -25,13 +25,7 @@ def demo(tmp_path_factory, medvqa_bin):
 
 
 def config(demo, out, **data):
-    cfg = {"model": {"vision": str(demo / "towers/vision"), "llm": str(demo / "towers/llm"), "feature_layer": -1,
-                     "dtype": "fp32", "device": "cpu", "threads": 2, "lora": {"r": 0}},
-           "data": {"root": str(demo / "data"), "max_seq_len": 128, "workers": 1, **data},
-           "eval": {"out_dir": str(out), "split": "val", "batch_size": 3, "max_new_tokens": 2, "blind": False}}
-    path = out.parent / f"{out.name}.json"  # JSON is YAML
-    path.write_text(json.dumps(cfg))
-    return path
+    return eval_config(demo, out, data=data, split="val", batch_size=3)
 
 
 def lines(path):
