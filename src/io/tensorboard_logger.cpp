@@ -52,8 +52,8 @@ fs::path new_event_file(const fs::path& dir) {
 // Instead the new run copies the records it keeps (step <= the checkpoint's) into its own file,
 // written whole and renamed into place, and then deletes the old files, so the folder always holds
 // each (tag, step) once. A kill between the rename and the deletions leaves byte-identical copies
-// of those records (so does a temporary file a kill left behind); the next rewrite reads every file
-// and keeps one record of each content, so a second resume repairs it.
+// of those records; the next rewrite reads every file and keeps one record of each content, so a
+// second resume repairs it.
 TensorBoardLogger::TensorBoardLogger(std::string dir, std::function<std::string(const std::string&)> tag,
                                      int64_t keep_through_step)
     : tag_(std::move(tag)) {
@@ -75,7 +75,12 @@ TensorBoardLogger::TensorBoardLogger(std::string dir, std::function<std::string(
         content += tfevents::frame_record(record);
     }
   path_ = new_event_file(dir).string();
-  write_file_atomic(path_, content);
+  // Staged under a name TensorBoard does not read (it reads the files whose names hold "tfevents"),
+  // then renamed: a kill while it is written shows no partial copy.
+  const fs::path staged = fs::path(dir) / ".rewrite";
+  write_file_atomic(staged.string(), content);
+  fs::rename(staged, path_, ec);
+  MEDVQA_CHECK(!ec, "tensorboard: cannot rename ", staged.string(), " to ", path_, ": ", ec.message());
   for (const auto& path : old) {
     fs::remove(path, ec);
     MEDVQA_CHECK(!ec, "tensorboard: cannot remove ", path.string(), " (its steps are now in ", path_, "): ", ec.message());
