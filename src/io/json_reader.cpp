@@ -181,6 +181,22 @@ std::optional<double> JsonObject::positive_number(const std::string& key, Presen
   return std::nullopt;
 }
 
+std::optional<int64_t> JsonObject::count(const std::string& key, Presence presence) const {
+  const JsonValue* v = lookup(key, presence);
+  if (!v) return std::nullopt;
+  if (v->is_number_integer() && v->get<int64_t>() >= 0) return v->get<int64_t>();
+  wrong(key, "an integer >= 0", *v);
+  return std::nullopt;
+}
+
+std::optional<double> JsonObject::non_negative_number(const std::string& key, Presence presence) const {
+  const JsonValue* v = lookup(key, presence);
+  if (!v) return std::nullopt;
+  if (v->is_number() && v->get<double>() >= 0) return v->get<double>();
+  wrong(key, "a number >= 0", *v);
+  return std::nullopt;
+}
+
 std::optional<bool> JsonObject::boolean(const std::string& key, Presence presence) const {
   const JsonValue* v = lookup(key, presence);
   if (!v) return std::nullopt;

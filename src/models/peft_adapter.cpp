@@ -89,10 +89,7 @@ AdapterConfig read_peft_config(const std::string& dir) {
   AdapterConfig c;
   c.lora.r = *o.positive_int("r");
   c.lora.alpha = *o.positive_number("lora_alpha");
-  if (const JsonValue* dropout = o.find("lora_dropout")) {
-    if (!dropout->is_number() || dropout->get<double>() < 0) o.fail("lora_dropout", "expected a number >= 0, found " + dropout->dump());
-    c.lora.dropout = dropout->get<double>();
-  }
+  c.lora.dropout = o.non_negative_number("lora_dropout", Presence::kOptional).value_or(0.0);
   // PEFT writes one module name as a string, several as a list.
   const JsonValue* targets = o.find("target_modules");
   c.targets = targets && targets->is_string() ? std::vector<std::string>{targets->get<std::string>()} : *o.strings("target_modules");

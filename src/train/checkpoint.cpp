@@ -17,14 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// A count of state.json: an integer >= 0.
-int64_t count(const JsonObject& o, const std::string& key) {
-  const JsonValue* v = o.find(key);
-  if (!v || !v->is_number_integer() || v->get<int64_t>() < 0)
-    o.fail(key, "expected an integer >= 0, found " + (v ? v->dump() : std::string("nothing")));
-  return v->get<int64_t>();
-}
-
 // Rank 0's key predates data parallelism; the other ranks' are suffixed.
 std::string rng_key(const std::string& kind, size_t rank) {
   return "__rng__." + kind + (rank == 0 ? "" : ".rank" + std::to_string(rank));
@@ -107,8 +99,8 @@ TrainState load_checkpoint(const std::string& path, const Checkpointable& what, 
   const JsonValue j = read_json_file(dir.state().string());
   const JsonObject o(j, dir.state().string());
   if (!o.has("sample")) o.fail("sample", "missing: written by an older medvqa (no data position), cannot resume from it");
-  state.step = count(o, "step");
-  state.data = {count(o, "epoch"), count(o, "sample")};
+  state.step = *o.count("step");
+  state.data = {*o.count("epoch"), *o.count("sample")};
   return state;
 }
 

@@ -104,6 +104,8 @@ TEST(JsonObject, ReadsEveryTypeAndOptionalKeys) {
   EXPECT_EQ(o.positive_int("n"), 3);
   EXPECT_EQ(o.positive_number("f"), 0.5);
   EXPECT_EQ(o.positive_number("n"), 3.0);
+  EXPECT_EQ(o.count("n"), 3);
+  EXPECT_EQ(o.non_negative_number("f"), 0.5);
   EXPECT_EQ(o.boolean("b"), false);
   EXPECT_EQ(o.strings("l"), (std::vector<std::string>{"p", "q"}));
   EXPECT_EQ(o.object("o")->string("k"), "v");
@@ -131,6 +133,11 @@ TEST(JsonObject, NamesWhereKeyExpectedAndFound) {
   EXPECT_EQ(error([&] { o.positive_int("n"); }), "data.jsonl:12: key \"n\": expected a positive integer, found a number (-2)");
   EXPECT_EQ(error([&] { o.positive_int("r"); }), "data.jsonl:12: key \"r\": expected a positive integer, found a number (2.5)");
   EXPECT_EQ(error([&] { o.positive_number("f"); }), "data.jsonl:12: key \"f\": expected a positive number, found a number (0)");
+  EXPECT_EQ(o.count("f"), 0);
+  EXPECT_EQ(o.non_negative_number("f"), 0.0);
+  EXPECT_EQ(error([&] { o.count("n"); }), "data.jsonl:12: key \"n\": expected an integer >= 0, found a number (-2)");
+  EXPECT_EQ(error([&] { o.count("r"); }), "data.jsonl:12: key \"r\": expected an integer >= 0, found a number (2.5)");
+  EXPECT_EQ(error([&] { o.non_negative_number("n"); }), "data.jsonl:12: key \"n\": expected a number >= 0, found a number (-2)");
   EXPECT_EQ(error([&] { o.boolean("b"); }), "data.jsonl:12: key \"b\": expected true or false, found a string (\"yes\")");
   EXPECT_EQ(error([&] { o.strings("l"); }), "data.jsonl:12: key \"l[1]\": expected a string, found a number (3)");
   EXPECT_EQ(error([&] { o.strings("ls"); }), "data.jsonl:12: key \"ls\": expected a list of strings, found a string (\"a\")");

@@ -107,7 +107,7 @@ TEST(Checkpoint, ABadStateFileIsNamedWithItsKey) {
   const std::string state_json = path + "/state.json";
   for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
            {"{\"step\": 3, \"epoch\": 0}", state_json + ": key \"sample\": missing: written by an older medvqa"},
-           {"{\"step\": 3, \"epoch\": -1, \"sample\": 4}", state_json + ": key \"epoch\": expected an integer >= 0, found -1"},
+           {"{\"step\": 3, \"epoch\": -1, \"sample\": 4}", state_json + ": key \"epoch\": expected an integer >= 0, found a number (-1)"},
            {"{\"step\": 3, \"epo", state_json + ": invalid JSON at column 17"}}) {
     std::ofstream(state_json) << text;
     Trained other = one_step();

@@ -48,6 +48,9 @@ class JsonObject {
   std::optional<std::string> id(const std::string& key, Presence presence = Presence::kRequired) const;
   std::optional<int64_t> positive_int(const std::string& key, Presence presence = Presence::kRequired) const;
   std::optional<double> positive_number(const std::string& key, Presence presence = Presence::kRequired) const;
+  // An integer >= 0 (steps, positions), a number >= 0 (rates).
+  std::optional<int64_t> count(const std::string& key, Presence presence = Presence::kRequired) const;
+  std::optional<double> non_negative_number(const std::string& key, Presence presence = Presence::kRequired) const;
   std::optional<bool> boolean(const std::string& key, Presence presence = Presence::kRequired) const;
   std::optional<std::vector<std::string>> strings(const std::string& key, Presence presence = Presence::kRequired) const;
   // A nested object; its keys are named by their path ("rope_scaling.factor") in errors.
