@@ -84,12 +84,18 @@ void read_content(const JsonValue& content, const std::string& param, const Requ
 
 }  // namespace
 
-ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits) {
+JsonValue parse_request_body(const std::string& body, const RequestLimits& limits) {
   if (body.size() > limits.max_body_bytes)
     throw ApiError(413, "the request body is larger than the server's limit of " + std::to_string(limits.max_body_bytes) +
                             " bytes");
-  const JsonValue value = as_bad_request("", [&] { return parse_json(body, "request body"); });
-  const JsonObject request = as_bad_request("", [&] { return JsonObject(value, "request body"); });
+  JsonValue value = as_bad_request("", [&] { return parse_json(body, "request body"); });
+  as_bad_request("", [&] { JsonObject(value, "request body"); });
+  return value;
+}
+
+ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits) {
+  const JsonValue value = parse_request_body(body, limits);
+  const JsonObject request(value, "request body");
   ChatRequest out;
   out.model = as_bad_request("model", [&] { return request.string("model", Presence::kOptional); }).value_or("");
 

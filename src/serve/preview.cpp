@@ -12,11 +12,8 @@
 namespace medvqa::serve {
 
 DataUrl parse_preview_request(const std::string& body, const RequestLimits& limits) {
-  if (body.size() > limits.max_body_bytes)
-    throw ApiError(413, "the request body is larger than the server's limit of " + std::to_string(limits.max_body_bytes) +
-                            " bytes");
-  const JsonValue value = as_bad_request("", [&] { return parse_json(body, "request body"); });
-  const JsonObject request = as_bad_request("", [&] { return JsonObject(value, "request body"); });
+  const JsonValue value = parse_request_body(body, limits);
+  const JsonObject request(value, "request body");
   const std::string url = *as_bad_request("image", [&] { return request.string("image"); });
   return parse_data_url(url, "image", limits.max_image_bytes);
 }

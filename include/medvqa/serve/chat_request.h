@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "medvqa/io/json_reader.h"
 #include "medvqa/serve/data_url.h"
 
 namespace medvqa::serve {
@@ -38,5 +39,8 @@ struct ChatRequest {
 
 // Throws ApiError (400 or 413).
 ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits);
+// The JSON object of a request body, for every route that takes one: 413 above
+// limits.max_body_bytes, 400 for invalid JSON or a value that is not an object.
+JsonValue parse_request_body(const std::string& body, const RequestLimits& limits);
 
 }  // namespace medvqa::serve
