@@ -28,3 +28,11 @@ ensure_build_tools() {
   fi
   export PATH=$tools/bin:$PATH
 }
+# A dependency prefix moved or copied elsewhere (the GPU bundle): its CMake files name the folder it
+# was built in (medvqa-prefix); point them at where it lies now.
+deps_relocate() {
+  local dir old; dir=$(cd "$1" && pwd); old=$(cat "$dir/medvqa-prefix")
+  [ "$old" = "$dir" ] && return 0
+  grep -rlF "$old" "$dir/lib" "$dir/share" 2>/dev/null | xargs -r sed -i "s|$old|$dir|g"
+  echo "$dir" > "$dir/medvqa-prefix"
+}

@@ -81,5 +81,6 @@ mkdir -p "$work/gloo" && (cd "$work/gloo" && ar x "$sources/$(deps_manifest | aw
   && tar -xf data.tar.* ./usr/include/gloo && cp -r usr/include/gloo "$prefix/include/")
 stage_end
 rm -rf "$prefix/bin" "$prefix/share/doc" "$prefix/share/man"  # tools of the libraries, not needed
+echo "$prefix" > "$prefix/medvqa-prefix"  # scripts/lib.sh deps_relocate
 echo "$stamp" > "$prefix/medvqa-deps.txt"
 echo "deps: $prefix ($(du -sh "$prefix" | cut -f1), $stamp)"
