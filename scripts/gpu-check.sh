@@ -6,7 +6,9 @@
 # steps that need a GPU report "skipped: no GPU" without one. Writes $OUT/summary.json and
 # $OUT/log.txt (OUT default out/gpu-check); exits 1 if a step failed.
 #   scripts/gpu-check.sh            MEDVQA_PYTHON (default python3), MEDVQA_GPU_BUNDLE (default gpu-bundle/),
-#                                   MEDVQA_GPU_CHECK_BUDGET_S (default 570: the whole run, build included)
+#                                   MEDVQA_GPU_CHECK_BUDGET_S (default 570: the whole run, build included),
+#                                   STEPS_TIME_SCALE (default 1: multiplies the budget and every timeout,
+#                                   for a rehearsal on a slower machine)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"

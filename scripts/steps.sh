@@ -1,12 +1,13 @@
 # The step runner of scripts/gpu-check.sh, sourced: each step runs under its own timeout and within
 # what is left of the run's budget, the run goes on past a failed step, and each step leaves one
 # record (name, status passed/failed/skipped, reason, seconds, key figures) for the JSON summary.
-#   steps_begin OUT_DIR BUDGET_S HAVE_GPU(0|1)
+#   steps_begin OUT_DIR BUDGET_S HAVE_GPU(0|1)   STEPS_TIME_SCALE=N multiplies the budget and every timeout
 #   step NAME TIMEOUT_S [--gpu] COMMAND...   COMMAND's output goes to OUT_DIR/log.txt; it may write a
 #       JSON object of key figures to $STEP_FIGURES; exit 77 means skipped (its last output line says why)
 #   steps_end [JSON object of facts about the run]   -> OUT_DIR/summary.json; returns 1 if a step failed
 steps_begin() {
-  _steps_out=$1; _steps_deadline=$(( $(date +%s) + $2 )); _steps_gpu=$3
+  _steps_scale=${STEPS_TIME_SCALE:-1}
+  _steps_out=$1; _steps_deadline=$(( $(date +%s) + $2 * _steps_scale )); _steps_gpu=$3
   mkdir -p "$_steps_out/figures"; : > "$_steps_out/steps.jsonl"; : > "$_steps_out/log.txt"
 }
 _steps_record() {  # name status seconds reason
@@ -19,7 +20,7 @@ print(json.dumps(rec))' "$@" "$_steps_out/figures/$1.json" >> "$_steps_out/steps
   echo "== $1: $2${4:+ ($4)}, $3 s" | tee -a "$_steps_out/log.txt"
 }
 step() {
-  local name=$1 limit=$2 gpu=0; shift 2
+  local name=$1 limit=$(( $2 * _steps_scale )) gpu=0; shift 2
   [ "$1" = --gpu ] && { gpu=1; shift; }
   if [ $gpu = 1 ] && [ "$_steps_gpu" != 1 ]; then _steps_record "$name" skipped 0 "no GPU"; return 0; fi
   local left=$(( _steps_deadline - $(date +%s) - 5 ))
