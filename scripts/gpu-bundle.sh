@@ -20,7 +20,8 @@ stage_begin "bundle"
 rm -rf "$bundle" && mkdir -p "$bundle/wheels"
 cp -a "$prefix" "$bundle/prefix"
 "$python" -m pip download -q --no-deps --only-binary=:all: -d "$bundle/wheels" "${wheels[@]}"
-size=$(du -sm "$bundle" | cut -f1)
-echo "bundle: $bundle, ${size} MiB (prefix $(du -sm "$bundle/prefix" | cut -f1) MiB, wheels $(du -sm "$bundle/wheels" | cut -f1) MiB)"
+mib() { echo $(( $(du -sb "$1" | cut -f1) / 1048576 )); }  # bytes, as they travel; not disk blocks
+size=$(mib "$bundle")
+echo "bundle: $bundle, ${size} MiB (prefix $(mib "$bundle/prefix") MiB, wheels $(mib "$bundle/wheels") MiB)"
 stage_end
 [ "$size" -le $limit_mib ] || { echo "error: the bundle is ${size} MiB, above ${limit_mib} MiB"; exit 1; }
