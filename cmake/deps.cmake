@@ -12,8 +12,10 @@ if(MEDVQA_DEPS_PREFIX)
   endif()
   set(_search PATHS "${MEDVQA_DEPS_PREFIX}" NO_DEFAULT_PATH)
   list(PREPEND CMAKE_PREFIX_PATH "${MEDVQA_DEPS_PREFIX}")
-  # As /usr/include is for Debian's packages: also the header-only ones and gloo's (src/dist).
-  include_directories(SYSTEM "${MEDVQA_DEPS_PREFIX}/include")
+  # What /usr/include is to Debian's packages (the header-only ones, gloo's for src/dist): searched
+  # after every other folder, so torch's headers still find the fmt they ship, not the prefix's.
+  set(CMAKE_CXX_STANDARD_INCLUDE_DIRECTORIES "${MEDVQA_DEPS_PREFIX}/include")
+  set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES "${MEDVQA_DEPS_PREFIX}/include")
   message(STATUS "medvqa: C++ libraries from ${MEDVQA_DEPS_PREFIX} (${_stamp})")
 elseif(MEDVQA_TORCH_CXX11_ABI STREQUAL "0")
   message(FATAL_ERROR "medvqa: torch of ${MEDVQA_PYTHON} uses the pre-C++11 std::string ABI, Debian's C++ "

@@ -86,7 +86,7 @@ json.dump(figures, open(os.environ["STEP_FIGURES"], "w"))
 EOF
 }
 check() { "$MEDVQA_PYTHON" "$root/scripts/gpu_check.py" "$1" --bin "$bin" --work "$work/checks" --demo "$demo"; }
-export -f build wheels ctest_all demo_data nccl demo_gpu check deps_relocate
+export -f machine build wheels ctest_all demo_data nccl demo_gpu check deps_relocate
 
 step machine 30 bash -c machine
 step build 330 bash -c build
