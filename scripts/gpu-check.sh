@@ -18,6 +18,7 @@ export bundle=${MEDVQA_GPU_BUNDLE:-$root/gpu-bundle}
 out=${OUT:-$root/out/gpu-check}
 export work=$root/build-gpu-check; mkdir -p "$work"  # build folder and scratch; kept between runs, so a rerun builds incrementally
 export bin=$work/build/medvqa demo=$root/runs/demo root
+export MEDVQA_BIN=$bin  # for the parity tests (tests/parity/conftest.py)
 export PYTHONPATH=$work/pylib${PYTHONPATH:+:$PYTHONPATH}  # the bundle's wheels (open_clip, pytest)
 gpu=$("$MEDVQA_PYTHON" -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 steps_begin "$out" "${MEDVQA_GPU_CHECK_BUDGET_S:-570}" "$gpu"

@@ -33,6 +33,6 @@ ensure_build_tools() {
 deps_relocate() {
   local dir old; dir=$(cd "$1" && pwd); old=$(cat "$dir/medvqa-prefix")
   [ "$old" = "$dir" ] && return 0
-  grep -rlF "$old" "$dir/lib" "$dir/share" 2>/dev/null | xargs -r sed -i "s|$old|$dir|g"
+  grep -rlIF "$old" "$dir" | xargs -r sed -i "s|$old|$dir|g"  # text files only: CMake, pkg-config
   echo "$dir" > "$dir/medvqa-prefix"
 }

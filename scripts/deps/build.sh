@@ -14,7 +14,8 @@ jobs=${MEDVQA_JOBS:-$(nproc)}
 ensure_build_tools
 deps_verify "$sources"
 abi=$("$python" -c "import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))")
-stamp="abi=$abi manifest=$(deps_manifest | sha256sum | cut -c1-16) compiler=$(c++ -dumpfullversion)"
+# The prefix is current while the archives, this script, the compiler and the ABI are the same.
+stamp="abi=$abi recipe=$(cat "$root/scripts/deps/sources.txt" "$root/scripts/deps/build.sh" | sha256sum | cut -c1-16) compiler=$(c++ -dumpfullversion)"
 if [ "$(cat "$prefix/medvqa-deps.txt" 2>/dev/null)" = "$stamp" ]; then echo "deps: $prefix is up to date ($stamp)"; exit 0; fi
 rm -rf "$prefix"; mkdir -p "$prefix"
 work=$(mktemp -d "${TMPDIR:-/tmp}/medvqa-deps.XXXXXX"); trap 'rm -rf "$work"' EXIT
@@ -69,7 +70,7 @@ cmake_install sentencepiece -DSPM_ENABLE_SHARED=OFF -DSPM_USE_BUILTIN_PROTOBUF=O
 cmake_install yaml-cpp -DYAML_CPP_BUILD_TESTS=OFF -DYAML_CPP_BUILD_TOOLS=OFF -DYAML_CPP_BUILD_CONTRIB=OFF
 cmake_install fmt -DFMT_DOC=OFF -DFMT_TEST=OFF
 cmake_install spdlog -DSPDLOG_FMT_EXTERNAL=ON -DSPDLOG_BUILD_EXAMPLE=OFF -DSPDLOG_BUILD_TESTS=OFF
-cmake_install googletest -DBUILD_GMOCK=ON -DINSTALL_GTEST=ON
+cmake_install googletest -DBUILD_GMOCK=OFF -DINSTALL_GTEST=ON
 # Header-only.
 cmake_install nlohmann-json -DJSON_BuildTests=OFF -DJSON_Install=ON
 cmake_install cli11 -DCLI11_BUILD_TESTS=OFF -DCLI11_BUILD_EXAMPLES=OFF -DCLI11_BUILD_DOCS=OFF
