@@ -38,7 +38,8 @@ EOF
 build() {
   deps_relocate "$bundle/prefix" || return 1
   local t0; t0=$(date +%s)
-  MEDVQA_BUILD_DIR=$work/build MEDVQA_DEPS_PREFIX=$bundle/prefix bash "$root/scripts/build.sh" || return 1
+  # The binary first, so the GPU steps start early; the tests build in the ctest step.
+  MEDVQA_BUILD_DIR=$work/build MEDVQA_DEPS_PREFIX=$bundle/prefix MEDVQA_TARGETS=medvqa bash "$root/scripts/build.sh" || return 1
   grep "medvqa:" "$work/build.cmake.log"
   printf '{"seconds": %d, "jobs": %d}\n' $(( $(date +%s) - t0 )) "$(nproc)" > "$STEP_FIGURES"
 }
@@ -47,6 +48,7 @@ wheels() {  # pure-Python wheels unpack onto the path as they are
     "$work/pylib" "$bundle"/wheels/*.whl
 }
 ctest_all() {
+  cmake --build "$work/build" -j "$(nproc)" > "$work/build-tests.log" 2>&1 || { tail -30 "$work/build-tests.log"; return 1; }
   ctest --test-dir "$work/build" -j "$(nproc)" --timeout 120 > "$work/ctest.log" 2>&1; local rc=$?
   grep -E "tests passed|tests failed|\(Failed\)|\(Timeout\)|\(SEGFAULT\)" "$work/ctest.log"
   grep -oE "[0-9]+ tests failed out of [0-9]+" "$work/ctest.log" | awk '{printf "{\"failed\": %d, \"total\": %d}\n", $1, $6}' > "$STEP_FIGURES"
@@ -102,5 +104,5 @@ step nccl-torchrun 90 --gpu bash -c "nccl torchrun"
 step demo 240 --gpu bash -c demo_gpu
 step step-8b 300 --gpu bash -c "check step8b"
 step pytest-cuda 180 --gpu "$MEDVQA_PYTHON" -m pytest "$root/tests/parity/test_dist.py" -q -p no:cacheprovider -k "gpu or cuda"
-step ctest 300 bash -c ctest_all
+step ctest 360 bash -c ctest_all
 steps_end "$(printf '{"gpu": %s, "python": "%s", "bundle": "%s"}' "$gpu" "$MEDVQA_PYTHON" "$bundle")"
