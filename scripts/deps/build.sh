@@ -24,10 +24,11 @@ unpack() {  # unpack NAME -> prints the source folder
   local archive; archive=$(deps_manifest | awk -v n="$1" '$1==n{print $2}')
   mkdir -p "$work/$1" && tar -xf "$sources/$archive" -C "$work/$1" --strip-components=1 && echo "$work/$1"
 }
-cmake_install() {  # cmake_install NAME [cmake args...]
+cmake_install() {  # cmake_install NAME [cmake args...]; a function NAME_patches, if defined, patches the source first
   local name=$1; shift
   stage_begin "deps: $name"
   local src; src=$(unpack "$name")
+  if declare -F "${name}_patches" >/dev/null; then "${name}_patches" "$src" || { echo "deps: $name: a patch failed"; exit 1; }; fi
   cmake -S "$src" -B "$work/$name-build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
     -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
     -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" -DCMAKE_POLICY_DEFAULT_CMP0074=NEW "$@" >"$work/$name.log" 2>&1 \
@@ -65,7 +66,14 @@ cmake_install pcre2 -DPCRE2_BUILD_PCRE2_8=ON -DPCRE2_BUILD_PCRE2_16=OFF -DPCRE2_
   -DPCRE2_BUILD_PCRE2GREP=OFF -DPCRE2_BUILD_TESTS=OFF -DPCRE2_SUPPORT_LIBBZ2=OFF -DPCRE2_SUPPORT_LIBZ=OFF \
   -DPCRE2_SUPPORT_LIBEDIT=OFF -DPCRE2_SUPPORT_LIBREADLINE=OFF
 cmake_install utf8proc -DUTF8PROC_ENABLE_TESTING=OFF
-# sentencepiece compiles its bundled protobuf-lite into the library.
+# sentencepiece with Debian's patches (the API medvqa is written against: std::string_view), but the
+# one that drops the static library; it compiles its bundled protobuf-lite into the library.
+tar -xf "$sources/$(deps_manifest | awk '$1=="sentencepiece-debian"{print $2}')" -C "$work"
+sentencepiece_patches() {
+  local p; for p in $(grep -v -e '^#' -e disable-static-library "$work/debian/patches/series"); do
+    patch -d "$1" -p1 -s < "$work/debian/patches/$p" || return 1
+  done
+}
 cmake_install sentencepiece -DSPM_ENABLE_SHARED=OFF -DSPM_USE_BUILTIN_PROTOBUF=ON -DSPM_ENABLE_TCMALLOC=OFF
 cmake_install yaml-cpp -DYAML_CPP_BUILD_TESTS=OFF -DYAML_CPP_BUILD_TOOLS=OFF -DYAML_CPP_BUILD_CONTRIB=OFF
 cmake_install fmt -DFMT_DOC=OFF -DFMT_TEST=OFF
