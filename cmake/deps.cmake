@@ -47,7 +47,7 @@ function(medvqa_dep name)
   endif()
 endfunction()
 medvqa_dep(pcre2 PKG libpcre2-8 LIBS pcre2-8)
-medvqa_dep(sentencepiece PKG sentencepiece LIBS sentencepiece)
+medvqa_dep(sentencepiece PKG sentencepiece LIBS sentencepiece_train sentencepiece)  # the tests train tiny models
 medvqa_dep(utf8proc PKG libutf8proc LIBS utf8proc)
 # cpp-httplib: Debian builds it as a shared library whose header's macros (TLS, compression) must
 # match, so they come from its pkg-config file; the prefix has the plain header.
