@@ -65,6 +65,7 @@ nccl() {
   else launcher=("$MEDVQA_PYTHON" -m torch.distributed.run --no-python --nproc-per-node 1 --master-port 29532); fi
   "${launcher[@]}" "$bin" train -c "$root/configs/demo/stage1_align.yaml" model.device=cuda train.max_steps=4 \
     train.out_dir="$dir" 2>&1 | tee "$dir.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
   grep -q "nccl on cuda:0" "$dir.log" || { echo "no 'nccl on cuda:0' in the log: the run did not go through NCCL"; return 1; }
 }
 # The demo on the GPU in bf16: stage 1, stage 2 with gradient checkpointing and LoRA dropout in two
@@ -74,6 +75,7 @@ demo_gpu() {
   "$bin" train -c "$root/configs/demo/stage1_align.yaml" "${cuda[@]}" || return 1
   "$bin" train -c "$root/configs/demo/stage2_lora.yaml" "${cuda[@]}" "${s2[@]}" train.max_steps=20 train.save_every=20 || return 1
   "$bin" train -c "$root/configs/demo/stage2_lora.yaml" "${cuda[@]}" "${s2[@]}" train.resume=auto 2>&1 | tee "$work/resume.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
   grep -q "train: resumed from" "$work/resume.log" || { echo "stage 2 did not resume from its checkpoint"; return 1; }
   "$bin" eval -c "$root/configs/demo/eval.yaml" "${cuda[@]}" > /dev/null || return 1
   "$MEDVQA_PYTHON" - "$demo/eval" "$bin" "$demo/stage2" <<'EOF'
