@@ -31,6 +31,10 @@ endif()
 message(STATUS "medvqa: LibTorch ${Torch_VERSION} (torch ${_torch_full}, ${_torch_cuda}, "
   "CXX11 ABI ${MEDVQA_TORCH_CXX11_ABI}) from ${Torch_DIR}, chosen by MEDVQA_PYTHON=${MEDVQA_PYTHON}")
 get_filename_component(MEDVQA_TORCH_LIB_DIR "${TORCH_LIBRARY}" DIRECTORY)
+# Some wheels (2.11: built with a toolchain whose std::filesystem lived in a static library) export
+# std::filesystem from libtorch.so, and a call that binds there crashes. Naming libstdc++ before
+# torch puts it first in every executable's symbol lookup, whatever the wheel exports.
+add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 # libtorch_cuda.so finds NCCL, cuDNN and friends through $ORIGIN RPATHs into the wheel's nvidia/
 # packages; GNU ld does not follow those at link time, so name the folders for it.
 file(GLOB _nvidia_lib_dirs LIST_DIRECTORIES true "${MEDVQA_TORCH_LIB_DIR}/../../nvidia/*/lib")
