@@ -4,7 +4,11 @@
 set(MEDVQA_DEPS_PREFIX "" CACHE PATH "Prefix of scripts/deps/build.sh; empty: Debian's packages")
 find_package(Threads REQUIRED)
 if(MEDVQA_DEPS_PREFIX)
-  file(READ "${MEDVQA_DEPS_PREFIX}/medvqa-deps.txt" _stamp)
+  if(NOT EXISTS "${MEDVQA_DEPS_PREFIX}/medvqa-deps.txt")
+    message(FATAL_ERROR "medvqa: MEDVQA_DEPS_PREFIX=${MEDVQA_DEPS_PREFIX} holds no medvqa-deps.txt: not a prefix "
+      "scripts/deps/build.sh finished; build it with MEDVQA_PYTHON=${MEDVQA_PYTHON} scripts/deps/build.sh")
+  endif()
+  file(STRINGS "${MEDVQA_DEPS_PREFIX}/medvqa-deps.txt" _stamp LIMIT_COUNT 1)
   string(REGEX MATCH "abi=([01])" _ "${_stamp}")
   if(NOT CMAKE_MATCH_1 STREQUAL MEDVQA_TORCH_CXX11_ABI)
     message(FATAL_ERROR "medvqa: ${MEDVQA_DEPS_PREFIX} was built for CXX11 ABI ${CMAKE_MATCH_1}, torch uses "
