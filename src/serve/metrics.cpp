@@ -18,6 +18,12 @@ void ServeMetrics::count_generation(int64_t tokens, double seconds, double first
   first_token_seconds_ += first_token_seconds;
 }
 
+void ServeMetrics::count_step(int64_t rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++steps_;
+  step_rows_ += rows;
+}
+
 std::string ServeMetrics::prometheus(size_t queued, size_t running) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::ostringstream out;
@@ -33,13 +39,17 @@ std::string ServeMetrics::prometheus(size_t queued, size_t running) const {
   out << "medvqa_running_requests " << running << "\n";
   head("medvqa_completion_tokens_total", "counter", "Tokens generated.");
   out << "medvqa_completion_tokens_total " << tokens_ << "\n";
-  head("medvqa_generation_seconds_total", "counter", "Seconds spent generating (vision tower, prefill, decode).");
+  head("medvqa_generation_seconds_total", "counter", "Seconds requests spent in the decode batch (vision tower, prefill, decode), summed over requests.");
   out << "medvqa_generation_seconds_total " << generation_seconds_ << "\n";
-  head("medvqa_tokens_per_second", "gauge", "Generation speed of the last finished request.");
+  head("medvqa_tokens_per_second", "gauge", "Generation speed of the last finished request: its tokens over its time in the decode batch.");
   out << "medvqa_tokens_per_second " << last_tokens_per_second_ << "\n";
-  head("medvqa_time_to_first_token_seconds", "summary", "From the start of a request's generation to its first token.");
+  head("medvqa_time_to_first_token_seconds", "summary", "From a request's arrival (its wait in the queue included) to its first token.");
   out << "medvqa_time_to_first_token_seconds_sum " << first_token_seconds_ << "\n";
   out << "medvqa_time_to_first_token_seconds_count " << generations_ << "\n";
+  head("medvqa_decode_steps_total", "counter", "Decode steps of the running batch.");
+  out << "medvqa_decode_steps_total " << steps_ << "\n";
+  head("medvqa_decode_rows_total", "counter", "Sequences carried by the decode steps, summed (over steps: the mean batch).");
+  out << "medvqa_decode_rows_total " << step_rows_ << "\n";
   return out.str();
 }
 
