@@ -214,6 +214,7 @@ class Routes {
     job.top_p = request.top_p;
     job.seed = request.seed;
     job.stop = request.stop;
+    job.ignore_eos = request.ignore_eos;
     std::shared_ptr<Completion> completion = scheduler_.submit(std::move(job));
     if (!completion) {
       res.set_header("Retry-After", kRetryAfterSeconds);

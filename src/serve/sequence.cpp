@@ -18,6 +18,7 @@ Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const
       stream_(answerer.tokenizer()),
       stops_(job.stop),
       max_tokens_(job.max_tokens),
+      ignore_eos_(job.ignore_eos),
       submitted_(job.submitted) {
   sampling_.greedy = job.temperature == 0;
   sampling_.temperature = job.temperature;
@@ -30,7 +31,7 @@ Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const
 bool Sequence::take(const at::Tensor& logits) {
   last_token_ = choose_tokens(logits.unsqueeze(0), sampling_, generator_).item<int64_t>();
   if (end_.usage.completion_tokens++ == 0) first_token_s_ = seconds_since(submitted_);
-  if (answerer_.is_stop(last_token_)) {
+  if (!ignore_eos_ && answerer_.is_stop(last_token_)) {
     end_.finish_reason = "stop";
     return true;
   }

@@ -22,6 +22,7 @@ struct Job {
   double top_p = 1;
   uint64_t seed = 0;
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // answer max_tokens tokens whatever the stop ids (load tests)
   Clock::time_point submitted = Clock::now();  // time to first token counts from here
 };
 

@@ -44,6 +44,7 @@ class Sequence {
   StreamDecoder stream_;
   StopStrings stops_;
   int64_t max_tokens_;
+  bool ignore_eos_;
   Clock::time_point submitted_;
   Clock::time_point admitted_ = Clock::now();  // generation time counts from here
   double first_token_s_ = 0;
