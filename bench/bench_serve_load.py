@@ -86,6 +86,19 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
 
 
+COUNTERS = ("medvqa_decode_steps_total", "medvqa_decode_rows_total", "medvqa_decode_seconds_total",
+            "medvqa_prefill_seconds_sum", "medvqa_prefill_seconds_count")
+
+
+def server_split(delta, wall_s):
+    """Where the server's time went in a phase, from the differences of its /metrics counters."""
+    steps = delta["medvqa_decode_steps_total"]
+    return {"mean_batch": delta["medvqa_decode_rows_total"] / steps,
+            "step_ms": 1e3 * delta["medvqa_decode_seconds_total"] / steps,
+            "prefill_ms": 1e3 * delta["medvqa_prefill_seconds_sum"] / delta["medvqa_prefill_seconds_count"],
+            "prefill_share": delta["medvqa_prefill_seconds_sum"] / wall_s}
+
+
 def run_phase(port, items, clients, per_client, max_tokens):
     jobs = [items[i % len(items)] for i in range(clients * per_client)]
     t0 = time.perf_counter()
@@ -131,10 +144,10 @@ def main():
                 time.sleep(0.2)
         run_phase(port, items, a.clients, 1, a.max_tokens)  # warm-up: every code path once
         rss = {"after warm-up": rss_mb(proc.pid)}
-        rows["1 client"] = run_phase(port, items, 1, a.requests, a.max_tokens)
-        steps, carried = metric(port, "medvqa_decode_steps_total"), metric(port, "medvqa_decode_rows_total")
-        rows[f"{a.clients} clients"] = run_phase(port, items, a.clients, a.requests, a.max_tokens)
-        mean_batch = (metric(port, "medvqa_decode_rows_total") - carried) / (metric(port, "medvqa_decode_steps_total") - steps)
+        for name, clients in (("1 client", 1), (f"{a.clients} clients", a.clients)):
+            before = {m: metric(port, m) for m in COUNTERS}
+            rows[name] = run_phase(port, items, clients, a.requests, a.max_tokens)
+            rows[name].update(server_split({m: metric(port, m) - before[m] for m in COUNTERS}, rows[name]["wall_s"]))
         rss[f"after {a.requests + a.clients * a.requests} requests"] = rss_mb(proc.pid)
         done = a.clients + a.requests + a.clients * a.requests
         rest = run_phase(port, items, a.clients, -(-(TOTAL_REQUESTS - done) // a.clients), a.max_tokens)
@@ -174,7 +187,12 @@ def main():
         print(f"| {name} | {r['requests']} | {r['failures']} | {r['tokens_per_s']:.1f} | {r['tokens_per_s'] / alone:.2f}x "
               f"| {r['ttft_p50'] * 1e3:.0f} / {r['ttft_p95'] * 1e3:.0f} "
               f"| {r['latency_p50'] * 1e3:.0f} / {r['latency_p95'] * 1e3:.0f} |")
-    print(f"mean decode batch under {a.clients} clients: {mean_batch:.2f}; failures in the further rounds: {failures}")
+    for name in ("1 client", f"{a.clients} clients"):
+        r = rows[name]
+        print(f"{name}: mean decode batch {r['mean_batch']:.2f} rows, {r['step_ms']:.2f} ms per decode step, "
+              f"{r['prefill_ms']:.1f} ms per prefill (vision tower + prompt), prefills {100 * r['prefill_share']:.0f}% "
+              f"of the wall time")
+    print(f"failures in the further rounds: {failures}")
     print("server RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))
 
 

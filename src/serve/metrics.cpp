@@ -18,10 +18,17 @@ void ServeMetrics::count_generation(int64_t tokens, double seconds, double first
   first_token_seconds_ += first_token_seconds;
 }
 
-void ServeMetrics::count_step(int64_t rows) {
+void ServeMetrics::count_step(int64_t rows, double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++steps_;
   step_rows_ += rows;
+  step_seconds_ += seconds;
+}
+
+void ServeMetrics::count_prefill(double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++prefills_;
+  prefill_seconds_ += seconds;
 }
 
 std::string ServeMetrics::prometheus(size_t queued, size_t running) const {
@@ -50,6 +57,11 @@ std::string ServeMetrics::prometheus(size_t queued, size_t running) const {
   out << "medvqa_decode_steps_total " << steps_ << "\n";
   head("medvqa_decode_rows_total", "counter", "Sequences carried by the decode steps, summed (over steps: the mean batch).");
   out << "medvqa_decode_rows_total " << step_rows_ << "\n";
+  head("medvqa_decode_seconds_total", "counter", "Seconds in decode steps.");
+  out << "medvqa_decode_seconds_total " << step_seconds_ << "\n";
+  head("medvqa_prefill_seconds", "summary", "Seconds a request takes to join the batch (vision tower and prefill).");
+  out << "medvqa_prefill_seconds_sum " << prefill_seconds_ << "\n";
+  out << "medvqa_prefill_seconds_count " << prefills_ << "\n";
   return out.str();
 }
 

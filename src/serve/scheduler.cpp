@@ -10,6 +10,7 @@
 #include "medvqa/core/log.h"
 #include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
+#include "medvqa/run/answerer.h"
 #include "medvqa/serve/api_error.h"
 #include "medvqa/serve/sequence.h"
 
@@ -55,14 +56,16 @@ struct Scheduler::Impl {
 
   // The request's image and prompt into the batch, and its first token.
   void admit(Queued& queued, std::map<int64_t, Sequence>& sequences) {
-    Sequence sequence(queued.job, queued.completion, answerer);
+    Sequence sequence(queued.job, queued.completion, answerer.tokenizer(), answerer.stop_ids());
     int64_t id = -1;
     bool over = false;
+    const auto start = Clock::now();
     try {
       const at::Tensor features = answerer.image_features(stack_pixels({queued.job.pixels}));
       auto added = batch.add(answerer.prompt_embeds(queued.job.prompt, features));
       id = added.first;
       over = sequence.take(added.second);
+      metrics.count_prefill(std::chrono::duration<double>(Clock::now() - start).count());
     } catch (const std::exception& e) {
       if (id >= 0) batch.remove(id);
       const bool client = dynamic_cast<const Error*>(&e) != nullptr;
@@ -84,9 +87,10 @@ struct Scheduler::Impl {
     std::vector<int64_t> tokens;
     for (int64_t id : ids) tokens.push_back(sequences.at(id).last_token());
     at::Tensor logits;
+    const auto start = Clock::now();
     try {
       logits = batch.step(tokens);
-      metrics.count_step(static_cast<int64_t>(ids.size()));
+      metrics.count_step(static_cast<int64_t>(ids.size()), std::chrono::duration<double>(Clock::now() - start).count());
     } catch (const std::exception& e) {
       log_error("serve: a decode step failed: ", e.what());
       for (auto& [id, sequence] : sequences) {

@@ -2,6 +2,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+
 #include "medvqa/text/utf8.h"
 
 namespace medvqa::serve {
@@ -11,11 +13,12 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 }  // namespace
 
-Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const Answerer& answerer)
+Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const Tokenizer& tokenizer,
+                   std::vector<int64_t> stop_ids)
     : completion_(std::move(completion)),
-      answerer_(answerer),
+      stop_ids_(std::move(stop_ids)),
       generator_(at::make_generator<at::CPUGeneratorImpl>(job.seed)),
-      stream_(answerer.tokenizer()),
+      stream_(tokenizer),
       stops_(job.stop),
       max_tokens_(job.max_tokens),
       ignore_eos_(job.ignore_eos),
@@ -31,7 +34,7 @@ Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const
 bool Sequence::take(const at::Tensor& logits) {
   last_token_ = choose_tokens(logits.unsqueeze(0), sampling_, generator_).item<int64_t>();
   if (end_.usage.completion_tokens++ == 0) first_token_s_ = seconds_since(submitted_);
-  if (!ignore_eos_ && answerer_.is_stop(last_token_)) {
+  if (!ignore_eos_ && std::find(stop_ids_.begin(), stop_ids_.end(), last_token_) != stop_ids_.end()) {
     end_.finish_reason = "stop";
     return true;
   }

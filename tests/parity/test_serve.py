@@ -156,17 +156,6 @@ def test_concurrent_clients_get_asks_greedy_answers_whatever_the_batch(client, a
     assert mean_batch > 2, mean_batch  # the requests were decoded together
 
 
-def test_ignore_eos_answers_max_tokens_tokens(client, asked):
-    stopped = [(item, ask) for item, ask in asked if len(ask["ids"]) < MAX_NEW_TOKENS]
-    assert stopped, "no item whose answer ends before max_tokens"
-    item, ask = stopped[0]
-    messages = chat_body(data_url(item["image"]), item["question"])["messages"]
-    whole = client.chat.completions.create(model="medvqa", messages=messages, max_tokens=MAX_NEW_TOKENS,
-                                           extra_body={"ignore_eos": True})
-    assert whole.usage.completion_tokens == MAX_NEW_TOKENS and whole.choices[0].finish_reason == "length"
-    assert whole.choices[0].message.content.startswith(ask["answer"])
-
-
 def test_stream_ends_with_done(server, trained):
     p = trained["predictions"][0]
     status, headers, body = request(server, "POST", "/v1/chat/completions",

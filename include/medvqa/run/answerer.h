@@ -44,6 +44,8 @@ class Answerer {
   // The answer's text: trailing stop ids dropped, invalid UTF-8 replaced by U+FFFD.
   std::string text(std::vector<int64_t> ids) const;
   bool is_stop(int64_t id) const;
+  // The ids that end an answer: the model's eos ids and the tokenizer's stop ids.
+  const std::vector<int64_t>& stop_ids() const { return stop_ids_; }
 
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const PromptOptions& prompt_options() const { return prompt_; }

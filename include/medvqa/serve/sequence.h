@@ -11,18 +11,20 @@
 #include <vector>
 
 #include "medvqa/models/generation.h"
-#include "medvqa/run/answerer.h"
 #include "medvqa/serve/completion.h"
 #include "medvqa/serve/job.h"
 #include "medvqa/serve/metrics.h"
 #include "medvqa/serve/stop_strings.h"
 #include "medvqa/text/stream_decoder.h"
+#include "medvqa/text/tokenizer.h"
 
 namespace medvqa::serve {
 
 class Sequence {
  public:
-  Sequence(const Job& job, std::shared_ptr<Completion> completion, const Answerer& answerer);
+  // `stop_ids` end the answer (unless job.ignore_eos); `tokenizer` turns ids into text.
+  Sequence(const Job& job, std::shared_ptr<Completion> completion, const Tokenizer& tokenizer,
+           std::vector<int64_t> stop_ids);
 
   // Chooses the next token from logits [vocab] and hands its text to the client. True once the
   // sequence is over: a stop id or string, max_tokens reached, or a client that went away.
@@ -38,7 +40,7 @@ class Sequence {
 
  private:
   std::shared_ptr<Completion> completion_;
-  const Answerer& answerer_;
+  std::vector<int64_t> stop_ids_;
   SamplingOptions sampling_;
   at::Generator generator_;
   StreamDecoder stream_;
