@@ -4,6 +4,7 @@ the same images and questions (DICOM too); malformed and hostile requests each g
 OpenAI's error object and the server still answers the next good request; the API key is enforced
 on every route but /health; SIGTERM lets a running stream finish and the server exit 0."""
 import base64
+import contextlib
 import http.client
 import json
 import signal
@@ -83,6 +84,18 @@ def stop_server(proc):
         proc.kill()
         _, err = proc.communicate(timeout=EXIT_TIMEOUT)
     return proc.returncode, err
+
+
+@contextlib.contextmanager
+def serving(medvqa_bin, model, *extra):
+    """A server of the test's own: its port and process; on leaving, SIGTERM, and it must exit 0."""
+    port = free_port()
+    proc = start_server(medvqa_bin, model, port, *extra)
+    try:
+        yield port, proc
+    finally:
+        code, err = stop_server(proc)
+    assert code == 0, err
 
 
 @pytest.fixture(scope="module")
@@ -353,9 +366,7 @@ def metric(port, name, key=None):
 
 
 def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin):
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port)
-    try:
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
         p = trained["predictions"][0]
         body = chat_body(data_url(p["image"]), p["question"], stream=True, max_tokens=1024)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
@@ -372,15 +383,10 @@ def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin
         assert metric(port, "medvqa_completion_tokens_total") < 1024
         assert request(port, "POST", "/v1/chat/completions", chat_body(data_url(p["image"]), p["question"]),
                        key=None)[0] == 200
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
 
 
 def test_a_client_that_leaves_before_a_whole_answer_frees_its_slot(trained, medvqa_bin):
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port)
-    try:
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
         p = trained["predictions"][0]
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
         conn.request("POST", "/v1/chat/completions", json.dumps(chat_body(data_url(p["image"]), p["question"],
@@ -395,9 +401,6 @@ def test_a_client_that_leaves_before_a_whole_answer_frees_its_slot(trained, medv
             time.sleep(0.05)
         assert metric(port, "medvqa_running_requests") == 0
         assert metric(port, "medvqa_completion_tokens_total") < 1024
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
 
 
 SLOW_CLIENTS = 10
@@ -427,9 +430,7 @@ def test_sigterm_under_load_loses_no_answer(trained, medvqa_bin, asked):
     """SIGTERM while eight requests run or wait: each is answered in full (ask's answer), then the
     server exits 0."""
     from concurrent.futures import ThreadPoolExecutor
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port)
-    try:
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
         def answer(item):
             body = chat_body(data_url(item["image"]), item["question"])
             return request(port, "POST", "/v1/chat/completions", body, key=None)
@@ -447,16 +448,11 @@ def test_sigterm_under_load_loses_no_answer(trained, medvqa_bin, asked):
         for (item, ask), (status, _, body) in zip(items, responses):
             assert status == 200, body
             assert json.loads(body)["choices"][0]["message"]["content"] == ask["answer"], item
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
 
 
 def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
     from concurrent.futures import ThreadPoolExecutor
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port, "--max-queue", 2, "--max-batch", 1)
-    try:
+    with serving(medvqa_bin, trained["s2"], "--max-queue", 2, "--max-batch", 1) as (port, proc):
         p = trained["predictions"][0]
         body = chat_body(data_url(p["image"]), p["question"], max_tokens=64)
         # One request runs and two wait; the others arrive while every slot is taken.
@@ -470,9 +466,6 @@ def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
                 assert response[1]["Retry-After"] == "1"
                 assert error_of(response)[1]["type"] == "rate_limit_error"
         assert request(port, "POST", "/v1/chat/completions", body, key=None)[0] == 200
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
 
 
 def test_the_page_streams_an_answer_in_headless_chromium(trained, medvqa_bin, tmp_path):
