@@ -65,7 +65,7 @@ void ask_one(const AskArgs& a) {
   start = Clock::now();
   Answerer answerer(config);
   load_s += seconds_since(start);
-  const std::vector<int64_t> prompt = answerer.prompt_ids(a.question, a.options, "--question");
+  const std::vector<int64_t> prompt = answerer.prompt(a.question, a.options, "--question").ids;
 
   StreamDecoder stream(answerer.tokenizer());
   double first_token_s = 0;
@@ -123,7 +123,7 @@ void ask_many(const AskArgs& a) {
     std::vector<std::string> images;
     for (size_t i = begin; i < end; ++i) {
       const VqaItem& item = lines[i].item;
-      prompts.push_back(answerer.prompt_ids(item.question, item.options, item.source));
+      prompts.push_back(answerer.prompt(item.question, item.options, item.source).ids);
       images.push_back(item.image);
     }
     at::Tensor pixels = stack_pixels(vision::preprocess_files(images, pre, a.threads));

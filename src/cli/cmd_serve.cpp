@@ -1,4 +1,4 @@
-// medvqa serve --model RUN_OR_BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--max-queue 64]
+// medvqa serve --model RUN_OR_BUNDLE_DIR [--host 127.0.0.1] [--port 8080] [--max-batch 8] [--max-queue 64]
 // [--api-key KEY] [--threads N] [--device D] [--dtype D]: a trained model behind an
 // OpenAI-compatible HTTP API (chat completions with an image), until SIGTERM or SIGINT.
 #include <cstdlib>
@@ -14,13 +14,13 @@ namespace medvqa::cli {
 
 namespace {
 
-// Connection threads beyond one per queued request: the running request, /health, /metrics.
+// Connection threads beyond one per queued or running request: /health, /metrics, the page.
 constexpr size_t kSpareConnectionThreads = 8;
 
 struct ServeArgs {
   std::string model;
   serve::ServerOptions server;
-  size_t max_queue = 64;
+  serve::SchedulerOptions scheduler;
   int threads = 0;
   std::string device;
   std::string dtype;
@@ -36,9 +36,10 @@ void run_serve(ServeArgs a) {
   if (!a.dtype.empty()) config.model.dtype = a.dtype;
   config.model.threads = a.threads;
   set_threads(a.threads);
-  a.server.connection_threads = a.max_queue + kSpareConnectionThreads;
+  a.scheduler.max_tokens = a.server.limits.max_tokens;
+  a.server.connection_threads = a.scheduler.max_queue + static_cast<size_t>(a.scheduler.max_batch) + kSpareConnectionThreads;
   serve::ServeMetrics metrics;
-  serve::Scheduler scheduler(config, a.max_queue, metrics);
+  serve::Scheduler scheduler(config, a.scheduler, metrics);
   serve::serve_until_signal(a.server, scheduler, metrics);
   log_info("serve: stopped");
 }
@@ -52,7 +53,11 @@ void add_serve(CLI::App& app) {
       ->required();
   cmd->add_option("--host", a->server.host, "address to listen on (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", a->server.port, "TCP port (default 8080)")->check(CLI::Range(1, 65535));
-  cmd->add_option("--max-queue", a->max_queue, "requests that may wait for the model; more get 429 (default 64)")
+  cmd->add_option("--max-batch", a->scheduler.max_batch,
+                  "requests decoded together (continuous batching; default 8; on the CPU up to 8 decode exactly as "
+                  "alone)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-queue", a->scheduler.max_queue, "requests that may wait for the model; more get 429 (default 64)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--api-key", a->server.api_key,
                   "require \"Authorization: Bearer KEY\" on every route but /health (default: $MEDVQA_API_KEY, "

@@ -42,6 +42,20 @@ void log_training_attention_kernel(const at::Tensor& q, const at::Tensor& k, con
   });
 }
 
+// f of each row of x [B, ...] on its own, concatenated, in a decode step (one token per row, x
+// [B, 1, ...]) on the CPU; f(x) otherwise. Element-wise kernels with a transcendental function (exp, cos) take
+// a scalar path for the tail of a tensor and split it across threads by size, so a row's values
+// would depend on how many rows are beside it; row by row, a sequence in a decode batch gets the
+// values it gets decoded alone (decode_batch.h).
+// Only on the CPU, up to the rows where the linears are row-invariant too (decoder_linear.h).
+template <typename F>
+at::Tensor row_by_row_when_decoding(const at::Tensor& x, F f) {
+  if (x.size(0) == 1 || x.size(1) != 1 || !x.is_cpu() || x.size(0) > kSmallBatchMaxRows) return f(x);
+  std::vector<at::Tensor> rows;
+  for (int64_t b = 0; b < x.size(0); ++b) rows.push_back(f(x.narrow(0, b, 1)));
+  return torch::cat(rows, 0);
+}
+
 at::Tensor rotate_half(const at::Tensor& x) {
   auto halves = x.chunk(2, -1);
   return torch::cat({-halves[1], halves[0]}, -1);
@@ -78,21 +92,60 @@ at::Tensor causal_padding_mask(const at::Tensor& key_valid, int64_t past) {
   return mask.unsqueeze(1);  // [B, 1, T, S]
 }
 
-KVCache::KVCache(const LlamaOptions& o, int64_t batch, int64_t capacity, const at::TensorOptions& tensor_options)
-    : capacity_(capacity) {
+KVCache::KVCache(const LlamaOptions& o, int64_t batch, int64_t capacity, const at::TensorOptions& tensor_options,
+                 bool rows_alone)
+    : storage_(std::make_shared<Storage>()), count_(batch) {
+  storage_->capacity = capacity;
+  storage_->rows_alone = rows_alone;
+  storage_->lengths.assign(batch, 0);
   for (int64_t i = 0; i < o.num_hidden_layers; ++i) {
-    keys_.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
-    values_.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
+    storage_->keys.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
+    storage_->values.push_back(torch::empty({batch, o.num_key_value_heads, capacity, o.head_dim}, tensor_options));
   }
 }
 
-std::pair<at::Tensor, at::Tensor> KVCache::write(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
-  const int64_t t = k.size(2), end = length_ + t;
-  MEDVQA_CHECK(end <= capacity_, "llama: KV cache full (", end, " > capacity ", capacity_, ")");
-  keys_[layer].slice(2, length_, end).copy_(k);
-  values_[layer].slice(2, length_, end).copy_(v);
-  return {keys_[layer].slice(2, 0, end), values_[layer].slice(2, 0, end)};
+KVCache::KVCache(std::shared_ptr<Storage> storage, int64_t first, int64_t count)
+    : storage_(std::move(storage)), first_(first), count_(count) {}
+
+int64_t KVCache::length(int64_t row) const {
+  TORCH_INTERNAL_ASSERT(row >= 0 && row < count_);
+  return storage_->lengths[first_ + row];
 }
+
+int64_t KVCache::length() const {
+  for (int64_t r = 1; r < count_; ++r)
+    MEDVQA_CHECK(length(r) == length(0), "llama: the KV cache's rows are at different lengths");
+  return count_ == 0 ? 0 : length(0);
+}
+
+KVCache KVCache::rows(int64_t first, int64_t count) const {
+  TORCH_INTERNAL_ASSERT(first >= 0 && count >= 0 && first + count <= count_);
+  return KVCache(storage_, first_ + first, count);
+}
+
+std::pair<at::Tensor, at::Tensor> KVCache::write(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
+  TORCH_INTERNAL_ASSERT(k.size(0) == count_);
+  const int64_t past = length(), end = past + k.size(2);
+  MEDVQA_CHECK(end <= capacity(), "llama: KV cache full (", end, " > capacity ", capacity(), ")");
+  at::Tensor keys = storage_->keys[layer].narrow(0, first_, count_);
+  at::Tensor values = storage_->values[layer].narrow(0, first_, count_);
+  keys.slice(2, past, end).copy_(k);
+  values.slice(2, past, end).copy_(v);
+  return {keys.slice(2, 0, end), values.slice(2, 0, end)};
+}
+
+void KVCache::advance(int64_t t) {
+  for (int64_t r = 0; r < count_; ++r) storage_->lengths[first_ + r] += t;
+}
+
+void KVCache::move_row(int64_t from, int64_t to) {
+  const int64_t n = length(from);
+  for (auto* tensors : {&storage_->keys, &storage_->values})
+    for (at::Tensor& t : *tensors) t[first_ + to].slice(1, 0, n).copy_(t[first_ + from].slice(1, 0, n));
+  storage_->lengths[first_ + to] = n;
+}
+
+void KVCache::clear_row(int64_t row) { storage_->lengths[first_ + row] = 0; }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) { weight = register_parameter("weight", torch::ones({dim})); }
 
@@ -119,6 +172,19 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
   auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // [B, 1, T, D]
   q = q * c + rotate_half(q) * s;
   k = k * c + rotate_half(k) * s;
+  if (!cache || !cache->rows_alone() || B == 1) return o_proj(attend(q, k, v, mask, cache, layer));
+  // Continuous batching: each row attends to its own keys, at its own length, as it would alone.
+  std::vector<at::Tensor> rows;
+  for (int64_t b = 0; b < B; ++b) {
+    KVCache row = cache->rows(b, 1);
+    rows.push_back(attend(q.narrow(0, b, 1), k.narrow(0, b, 1), v.narrow(0, b, 1), mask, &row, layer));
+  }
+  return o_proj(torch::cat(rows, 0));
+}
+
+at::Tensor LlamaAttentionImpl::attend(const at::Tensor& q, at::Tensor k, at::Tensor v, const at::Tensor& mask,
+                                      KVCache* cache, int64_t layer) {
+  const int64_t B = q.size(0), T = q.size(2);
   if (cache) std::tie(k, v) = cache->write(layer, k, v);  // [B, H_kv, past + T, D]
   // Without a mask, is_causal is right only when the queries start at key 0 (no cache yet);
   // a single query past the cache attends to every key.
@@ -131,13 +197,13 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor& x, const at::Tensor& co
     // attention reads the cache as it is instead of a copy expanded to every head.
     auto grouped = q.reshape({B, kv_heads_, heads_ / kv_heads_, head_dim_});
     auto out = at::scaled_dot_product_attention(grouped, k, v, optional_mask, 0.0, false, scale);
-    return o_proj(out.reshape({B, 1, heads_ * head_dim_}));
+    return out.reshape({B, 1, heads_ * head_dim_});
   }
   if (is_training() && at::GradMode::is_enabled())
     log_training_attention_kernel(q, k, v, optional_mask, is_causal, scale, heads_ != kv_heads_);
   auto out = at::scaled_dot_product_attention(q, k, v, optional_mask, 0.0, is_causal, scale,
                                               heads_ != kv_heads_);  // [B, H, T, D]
-  return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
+  return out.transpose(1, 2).reshape({B, T, heads_ * head_dim_});
 }
 
 LlamaMLPImpl::LlamaMLPImpl(const LlamaOptions& o) {
@@ -146,7 +212,10 @@ LlamaMLPImpl::LlamaMLPImpl(const LlamaOptions& o) {
   down_proj = register_module("down_proj", LoraLinear(o.intermediate_size, o.hidden_size));
 }
 
-at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) { return down_proj(torch::silu(gate_proj(x)) * up_proj(x)); }
+at::Tensor LlamaMLPImpl::forward(const at::Tensor& x) {
+  const at::Tensor gate = row_by_row_when_decoding(gate_proj(x), [](const at::Tensor& g) { return torch::silu(g); });
+  return down_proj(gate * up_proj(x));
+}
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const LlamaOptions& o) {
   self_attn = register_module("self_attn", LlamaAttention(o));
@@ -183,7 +252,14 @@ at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
   MEDVQA_CHECK(in.input_ids.defined() != in.inputs_embeds.defined(), "llama: give exactly one of input_ids and inputs_embeds");
   auto x = in.inputs_embeds.defined() ? in.inputs_embeds : embed(in.input_ids);  // [B, T, hidden]
   const int64_t B = x.size(0), T = x.size(1);
-  const int64_t past = cache ? cache->length() : 0;
+  MEDVQA_CHECK(!cache || cache->batch() == B, "llama: ", B, " rows of input for a KV cache of ", cache ? cache->batch() : 0);
+  // Rows of a cache whose rows attend alone (continuous batching) take one token each at positions
+  // the caller gives: no shared past, no padding mask.
+  const bool alone = cache && cache->rows_alone() && B > 1;
+  MEDVQA_CHECK(!alone || (T == 1 && in.position_ids.defined() && !in.attention_mask.defined()),
+               "llama: a KV cache whose rows attend alone takes one token per row, with position_ids and no "
+               "attention_mask");
+  const int64_t past = cache && !alone ? cache->length() : 0;
 
   auto positions = in.position_ids.defined()
                        ? in.position_ids
@@ -193,7 +269,8 @@ at::Tensor LlamaImpl::hidden_states(const LlamaInput& in, KVCache* cache) {
   if (inv_freq_.device() != x.device()) inv_freq_ = inv_freq_.to(x.device());
   auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_;  // [B, T, head_dim / 2] fp32
   auto angles = torch::cat({freqs, freqs}, -1);                         // [B, T, head_dim]
-  auto cos = angles.cos().to(x.scalar_type()), sin = angles.sin().to(x.scalar_type());
+  auto cos = row_by_row_when_decoding(angles, [&](const at::Tensor& a) { return a.cos().to(x.scalar_type()); });
+  auto sin = row_by_row_when_decoding(angles, [&](const at::Tensor& a) { return a.sin().to(x.scalar_type()); });
 
   at::Tensor mask;
   if (in.attention_mask.defined()) {

@@ -35,7 +35,9 @@ at::Tensor LoraLinearImpl::forward(const at::Tensor& x) {
   at::Tensor y = decoder_linear(x, weight);
   if (!has_adapter() || merged_) return y;
   at::Tensor h = options_.dropout > 0 ? torch::dropout(x, options_.dropout, is_training()) : x;
-  return y + lora_B(lora_A(h)) * scale();
+  // lora_B(lora_A(h)) through the decoder's kernels: a row's result then does not depend on the
+  // rows decoded beside it (continuous batching; at::linear still runs whatever needs autograd).
+  return y + decoder_linear(decoder_linear(h, lora_A->weight), lora_B->weight) * scale();
 }
 
 at::Tensor LoraLinearImpl::delta() const {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "medvqa/core/error.h"
+#include "medvqa/models/decoder_linear.h"
 
 namespace medvqa {
 
@@ -32,7 +33,7 @@ at::Tensor TrainableTokensImpl::embed(const at::Tensor& ids, const at::Tensor& e
 }
 
 at::Tensor TrainableTokensImpl::logits(const at::Tensor& h, const at::Tensor& logits) {
-  at::Tensor columns = torch::nn::functional::linear(h, trainable_tokens_delta.to(h.scalar_type()));  // [..., k]
+  at::Tensor columns = decoder_linear(h, trainable_tokens_delta.to(h.scalar_type()));  // [..., k]
   return logits.index_copy(-1, index_, columns.to(logits.scalar_type()));
 }
 

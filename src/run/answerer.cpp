@@ -17,13 +17,13 @@ Answerer::Answerer(const Config& config) : config_(config) {
   prompt_ = medvqa::prompt_options(config, built_.model->image_tokens());
 }
 
-std::vector<int64_t> Answerer::prompt_ids(const std::string& question, const std::vector<std::string>& options,
-                                          const std::string& source) const {
+Sample Answerer::prompt(const std::string& question, const std::vector<std::string>& options,
+                        const std::string& source) const {
   VqaItem item;
   item.question = question;
   item.options = options;
   item.source = source;
-  return build_sample(*tokenizer_, item, prompt_, false).ids;
+  return build_sample(*tokenizer_, item, prompt_, false);
 }
 
 at::Tensor Answerer::image_features(const at::Tensor& pixels, bool blind) {
@@ -45,6 +45,17 @@ GenerationResult Answerer::generate(const std::vector<std::vector<int64_t>>& pro
   for (const auto& p : prompts) model->check_placeholders(torch::tensor(p, torch::kInt64).unsqueeze(0));
   options.prefill_embed = [&](const at::Tensor& ids) { return model->embed_features(ids, features); };
   return medvqa::generate(model->llm, prompts, options, on_token);
+}
+
+at::Tensor Answerer::prompt_embeds(const std::vector<int64_t>& prompt, const at::Tensor& features) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor ids = torch::tensor(prompt, torch::kInt64).unsqueeze(0);
+  built_.model->check_placeholders(ids);  // on the host, before anything reaches the device
+  return built_.model->embed_features(ids.to(built_.device), features);
+}
+
+DecodeBatch Answerer::decode_batch(int64_t max_batch, int64_t capacity) {
+  return DecodeBatch(built_.model->llm, max_batch, capacity);
 }
 
 std::string Answerer::text(std::vector<int64_t> ids) const {

@@ -134,6 +134,8 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
   if (const JsonValue* n = request.find("n"); n && !(n->is_number_integer() && n->get<int64_t>() == 1))
     bad("n", "only n=1 is supported, found " + shown(*n));
   out.stop = read_stop(request);
+  out.ignore_eos =
+      as_bad_request("ignore_eos", [&] { return request.boolean("ignore_eos", Presence::kOptional); }).value_or(false);
   out.stream = as_bad_request("stream", [&] { return request.boolean("stream", Presence::kOptional); }).value_or(false);
   if (auto options = as_bad_request("stream_options", [&] { return request.object("stream_options", Presence::kOptional); }))
     out.include_usage =

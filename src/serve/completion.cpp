@@ -20,9 +20,9 @@ bool Completion::cancelled() const {
   return cancelled_;
 }
 
-std::optional<CompletionEnd> Completion::wait(std::string& text) {
+std::optional<CompletionEnd> Completion::wait(std::string& text, std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait(lock, [&] { return !pending_.empty() || end_; });
+  changed_.wait_for(lock, timeout, [&] { return !pending_.empty() || end_; });
   text += pending_;
   const bool drained = !pending_.empty();
   pending_.clear();

@@ -1,12 +1,15 @@
 #include "medvqa/serve/http_server.h"
 
 #include <httplib.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -18,6 +21,7 @@
 #include "medvqa/serve/page.h"
 #include "medvqa/serve/preview.h"
 #include "medvqa/vision/decode.h"
+#include "medvqa/vision/image_size.h"
 
 namespace medvqa::serve {
 namespace {
@@ -26,6 +30,11 @@ using json = nlohmann::ordered_json;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kRetryAfterSeconds = "1";
+// How long a connection may go without sending a byte of its request (slow-loris clients get a 400
+// then): long enough for a client on a slow link, short enough that stalled ones free their thread.
+constexpr time_t kReadTimeoutSeconds = 5;
+// How often a connection waiting for its answer checks that its client is still there.
+constexpr std::chrono::milliseconds kWaitSlice{100};
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status();
@@ -55,10 +64,21 @@ std::string completion_id() {
   return text;
 }
 
+void check_pixels(int64_t width, int64_t height, const std::string& param, const RequestLimits& limits) {
+  if (width * height > limits.max_image_pixels)
+    throw ApiError(413,
+                   param + ": the image is " + std::to_string(width) + "x" + std::to_string(height) +
+                       " pixels, more than the server's limit of " + std::to_string(limits.max_image_pixels),
+                   param);
+}
+
 // The request's image decoded and preprocessed as the model wants it; decoding problems are the
-// client's (400), an image over the pixel limit a 413.
+// client's (400), an image over the pixel limit a 413: from its header, before a decoder allocates
+// for it, where the format declares its size there.
 vision::Pixels request_pixels(const DataUrl& url, const std::string& param, const RequestLimits& limits,
                               const vision::PreprocessOptions& options) {
+  if (const auto declared = vision::declared_image_size(url.bytes))
+    check_pixels(declared->width, declared->height, param, limits);
   // The name only routes DICOM and names the image in errors; nothing is read from disk.
   const std::string& type = url.media_type;
   const std::string name = type == "application/dicom" ? "image.dcm" : "image." + type.substr(type.find('/') + 1);
@@ -68,12 +88,33 @@ vision::Pixels request_pixels(const DataUrl& url, const std::string& param, cons
   } catch (const Error& e) {
     throw ApiError(400, param + ": " + e.what(), param);
   }
-  if (int64_t(image.width) * image.height > limits.max_image_pixels)
-    throw ApiError(413,
-                   param + ": the image is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-                       " pixels, more than the server's limit of " + std::to_string(limits.max_image_pixels),
-                   param);
+  check_pixels(image.width, image.height, param, limits);
   return vision::preprocess(image, options);
+}
+
+// The socket of the request's connection, found among this process's descriptors by its peer's
+// address and port (cpp-httplib 0.11 does not hand it to handlers); -1 when none matches.
+int connection_socket(const httplib::Request& req) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    const int fd = std::atoi(entry.path().filename().c_str());
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) continue;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<sockaddr*>(&peer), length, host, sizeof host, port, sizeof port,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0 &&
+        req.remote_addr == host && std::to_string(req.remote_port) == port)
+      return fd;
+  }
+  return -1;
+}
+
+// False once the peer of `fd` has closed its side (a pending end of stream) or the socket failed.
+bool client_connected(int fd) {
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
 class Routes {
@@ -91,6 +132,7 @@ class Routes {
 
   void install(httplib::Server& server) {
     server.set_payload_max_length(options_.limits.max_body_bytes);
+    server.set_read_timeout(kReadTimeoutSeconds);
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (options_.api_key.empty() || req.path == "/health" || (req.path == "/" && req.method == "GET"))
         return httplib::Server::HandlerResponse::Unhandled;
@@ -165,13 +207,14 @@ class Routes {
     if (!in_flight) throw ApiError(503, "the server is shutting down");
     const ChatRequest request = parse_chat_request(req.body, options_.limits);
     Job job;
-    job.question = request.question;
+    job.prompt = scheduler_.prompt(request.question, "messages[0].content");
     job.pixels = request_pixels(request.image, request.image_param, options_.limits, scheduler_.image_options());
     job.max_tokens = request.max_tokens;
     job.temperature = request.temperature;
     job.top_p = request.top_p;
     job.seed = request.seed;
     job.stop = request.stop;
+    job.ignore_eos = request.ignore_eos;
     std::shared_ptr<Completion> completion = scheduler_.submit(std::move(job));
     if (!completion) {
       res.set_header("Retry-After", kRetryAfterSeconds);
@@ -181,14 +224,17 @@ class Routes {
     if (request.stream)
       stream(res, completion, header, request.include_usage, std::move(in_flight));
     else
-      whole(res, *completion, header);
+      whole(req, res, *completion, header);
   }
 
-  static void whole(httplib::Response& res, Completion& completion, const CompletionHeader& header) {
+  // The answer in one response. A client that goes away while it waits cancels the completion.
+  static void whole(const httplib::Request& req, httplib::Response& res, Completion& completion,
+                    const CompletionHeader& header) {
+    const int socket = connection_socket(req);
     std::string answer;
     std::optional<CompletionEnd> end;
-    while (!(end = completion.wait(answer))) {
-    }
+    while (!(end = completion.wait(answer, kWaitSlice)))
+      if (socket >= 0 && !client_connected(socket)) completion.cancel();
     if (end->error_status != 0) throw ApiError(end->error_status, end->error);
     res.set_content(completion_json(header, answer, end->finish_reason, end->usage), kJson);
   }
@@ -207,8 +253,9 @@ class Routes {
             return send(sse_event(role_chunk_json(header, include_usage)));
           }
           std::string text;
-          const std::optional<CompletionEnd> end = completion->wait(text);
+          const std::optional<CompletionEnd> end = completion->wait(text, kWaitSlice);
           if (!text.empty()) return send(sse_event(content_chunk_json(header, text, include_usage)));
+          if (!end) return true;  // nothing yet: httplib asks again
           if (end->error_status != 0) {
             if (!send(sse_event(ApiError(end->error_status, end->error).body()))) return false;
           } else {

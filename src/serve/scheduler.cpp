@@ -1,28 +1,21 @@
 #include "medvqa/serve/scheduler.h"
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "medvqa/core/log.h"
 #include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/run/answerer.h"
-#include "medvqa/serve/stop_strings.h"
-#include "medvqa/text/stream_decoder.h"
-#include "medvqa/text/utf8.h"
+#include "medvqa/serve/api_error.h"
+#include "medvqa/serve/sequence.h"
 
 namespace medvqa::serve {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-// Thrown from the token callback to end a generation early: a stop string or a cancelled client.
-struct EndGeneration {};
 
 struct Queued {
   Job job;
@@ -32,75 +25,100 @@ struct Queued {
 }  // namespace
 
 struct Scheduler::Impl {
-  Impl(const Config& config, size_t max_queue, ServeMetrics& metrics)
-      : answerer(config), image_options(medvqa::image_options(config)), max_queue(max_queue), metrics(metrics) {}
+  Impl(const Config& config, const SchedulerOptions& options, ServeMetrics& metrics)
+      : answerer(config),
+        image_options(medvqa::image_options(config)),
+        options(options),
+        metrics(metrics),
+        batch(answerer.decode_batch(options.max_batch, answerer.prompt_options().max_seq_len + options.max_tokens)) {}
 
   void work() {
+    std::map<int64_t, Sequence> sequences;  // by their id in the batch
     for (;;) {
-      Queued next;
+      std::optional<Queued> next;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        changed.wait(lock, [&] { return !queue.empty() || draining; });
-        if (queue.empty()) return;
-        next = std::move(queue.front());
-        queue.pop_front();
-        running = 1;
+        changed.wait(lock, [&] { return !queue.empty() || draining || !sequences.empty(); });
+        if (queue.empty() && sequences.empty()) return;  // draining, and nothing is left
+        if (!queue.empty() && batch.size() < batch.max_batch()) {
+          next = std::move(queue.front());
+          queue.pop_front();
+        }
+        running = sequences.size() + (next ? 1 : 0);
       }
-      answer(next.job, *next.completion);
+      if (next) admit(*next, sequences);
+      for (auto it = sequences.begin(); it != sequences.end();) it = it->second.cancelled() ? leave(it, sequences) : ++it;
+      if (!sequences.empty()) step(sequences);
       std::lock_guard<std::mutex> lock(mutex);
-      running = 0;
+      running = sequences.size();
     }
   }
 
-  void answer(const Job& job, Completion& completion) {
-    CompletionEnd end;
+  // The request's image and prompt into the batch, and its first token.
+  void admit(Queued& queued, std::map<int64_t, Sequence>& sequences) {
+    Sequence sequence(queued.job, queued.completion, answerer.tokenizer(), answerer.stop_ids());
+    int64_t id = -1;
+    bool over = false;
+    const auto start = Clock::now();
     try {
-      // `ask`'s prompt: the question alone, no options.
-      const std::vector<int64_t> prompt = answerer.prompt_ids(job.question, {}, "messages[0].content");
-      end.usage.prompt_tokens = static_cast<int64_t>(prompt.size());
-      SamplingOptions sampling;
-      sampling.greedy = job.temperature == 0;
-      sampling.temperature = job.temperature;
-      sampling.top_p = job.top_p;
-      sampling.seed = job.seed;
-      StreamDecoder stream(answerer.tokenizer());
-      StopStrings stops(job.stop);
-      end.finish_reason = "length";
-      const auto start = Clock::now();
-      double first_token_s = 0;
-      try {
-        at::Tensor features = answerer.image_features(stack_pixels({job.pixels}));
-        answerer.generate(
-            {prompt}, features, job.max_tokens,
-            [&](size_t, int64_t id) {
-              if (end.usage.completion_tokens++ == 0) first_token_s = seconds_since(start);
-              if (answerer.is_stop(id)) {
-                end.finish_reason = "stop";
-                return;
-              }
-              const std::string text = stops.push(replace_invalid_utf8(stream.push(static_cast<int32_t>(id))));
-              const bool wanted = completion.emit(text);
-              if (stops.stopped()) end.finish_reason = "stop";
-              if (stops.stopped() || !wanted) throw EndGeneration{};
-            },
-            sampling);
-        completion.emit(stops.push(replace_invalid_utf8(stream.flush())) + stops.finish());
-      } catch (const EndGeneration&) {
-      }
-      metrics.count_generation(end.usage.completion_tokens, seconds_since(start), first_token_s);
-    } catch (const Error& e) {
-      end = {"", end.usage, 400, e.what()};
+      const at::Tensor features = answerer.image_features(stack_pixels({queued.job.pixels}));
+      auto added = batch.add(answerer.prompt_embeds(queued.job.prompt, features));
+      id = added.first;
+      over = sequence.take(added.second);
+      metrics.count_prefill(std::chrono::duration<double>(Clock::now() - start).count());
     } catch (const std::exception& e) {
-      log_error("serve: a request failed: ", e.what());
-      end = {"", end.usage, 500, std::string("the model failed to answer: ") + e.what()};
+      if (id >= 0) batch.remove(id);
+      const bool client = dynamic_cast<const Error*>(&e) != nullptr;
+      if (!client) log_error("serve: a request failed: ", e.what());
+      sequence.fail(client ? 400 : 500, client ? e.what() : std::string("the model failed to answer: ") + e.what());
+      return;
     }
-    completion.finish(std::move(end));
+    if (!over) {
+      sequences.emplace(id, std::move(sequence));
+      return;
+    }
+    batch.remove(id);
+    sequence.finish(metrics);
+  }
+
+  // One decode step for every running sequence; those that are over leave.
+  void step(std::map<int64_t, Sequence>& sequences) {
+    const std::vector<int64_t> ids = batch.ids();
+    std::vector<int64_t> tokens;
+    for (int64_t id : ids) tokens.push_back(sequences.at(id).last_token());
+    at::Tensor logits;
+    const auto start = Clock::now();
+    try {
+      logits = batch.step(tokens);
+      metrics.count_step(static_cast<int64_t>(ids.size()), std::chrono::duration<double>(Clock::now() - start).count());
+    } catch (const std::exception& e) {
+      log_error("serve: a decode step failed: ", e.what());
+      for (auto& [id, sequence] : sequences) {
+        batch.remove(id);
+        sequence.fail(500, std::string("the model failed to answer: ") + e.what());
+      }
+      sequences.clear();
+      return;
+    }
+    for (size_t r = 0; r < ids.size(); ++r) {
+      auto it = sequences.find(ids[r]);
+      if (it->second.take(logits[static_cast<int64_t>(r)])) leave(it, sequences);
+    }
+  }
+
+  // A sequence that is over leaves the batch, and its request is answered.
+  std::map<int64_t, Sequence>::iterator leave(std::map<int64_t, Sequence>::iterator it,
+                                              std::map<int64_t, Sequence>& sequences) {
+    batch.remove(it->first);
+    it->second.finish(metrics);
+    return sequences.erase(it);
   }
 
   Answerer answerer;
   const vision::PreprocessOptions image_options;
-  const size_t max_queue;
+  const SchedulerOptions options;
   ServeMetrics& metrics;
+  DecodeBatch batch;  // the worker's alone
   mutable std::mutex mutex;
   std::condition_variable changed;
   std::deque<Queued> queue;
@@ -109,8 +127,8 @@ struct Scheduler::Impl {
   std::thread worker;
 };
 
-Scheduler::Scheduler(const Config& config, size_t max_queue, ServeMetrics& metrics)
-    : impl_(std::make_unique<Impl>(config, max_queue, metrics)) {
+Scheduler::Scheduler(const Config& config, const SchedulerOptions& options, ServeMetrics& metrics)
+    : impl_(std::make_unique<Impl>(config, options, metrics)) {
   impl_->worker = std::thread([this] { impl_->work(); });
 }
 
@@ -123,11 +141,27 @@ Scheduler::~Scheduler() {
   impl_->worker.join();
 }
 
+std::vector<int64_t> Scheduler::prompt(const std::string& question, const std::string& param) const {
+  const int64_t limit = impl_->answerer.prompt_options().max_seq_len;
+  Sample sample;
+  try {
+    sample = impl_->answerer.prompt(question, {}, param);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), param);
+  }
+  if (sample.truncated)
+    throw ApiError(400,
+                   param + ": the question does not fit the model's prompt of " + std::to_string(limit) +
+                       " tokens (data.max_seq_len) with the image and the chat template; shorten it",
+                   param);
+  return sample.ids;
+}
+
 std::shared_ptr<Completion> Scheduler::submit(Job job) {
   auto completion = std::make_shared<Completion>();
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (impl_->draining || impl_->queue.size() >= impl_->max_queue) return nullptr;
+    if (impl_->draining || impl_->queue.size() >= impl_->options.max_queue) return nullptr;
     impl_->queue.push_back({std::move(job), completion});
   }
   impl_->changed.notify_one();

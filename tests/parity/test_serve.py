@@ -4,6 +4,7 @@ the same images and questions (DICOM too); malformed and hostile requests each g
 OpenAI's error object and the server still answers the next good request; the API key is enforced
 on every route but /health; SIGTERM lets a running stream finish and the server exit 0."""
 import base64
+import contextlib
 import http.client
 import json
 import signal
@@ -85,6 +86,18 @@ def stop_server(proc):
     return proc.returncode, err
 
 
+@contextlib.contextmanager
+def serving(medvqa_bin, model, *extra):
+    """A server of the test's own: its port and process; on leaving, SIGTERM, and it must exit 0."""
+    port = free_port()
+    proc = start_server(medvqa_bin, model, port, *extra)
+    try:
+        yield port, proc
+    finally:
+        code, err = stop_server(proc)
+    assert code == 0, err
+
+
 @pytest.fixture(scope="module")
 def server(trained, medvqa_bin):
     port = free_port()
@@ -130,6 +143,32 @@ def test_openai_client_gets_asks_greedy_answers(client, asked, trained):
         assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == len(ask["ids"])
 
 
+def test_concurrent_clients_get_asks_greedy_answers_whatever_the_batch(client, asked, server):
+    """Every item at once, whole and streamed: each joins the running batch at its own step, beside
+    others at other lengths, and still gets `ask`'s answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def answer(job):
+        (item, _), stream = job
+        messages = chat_body(data_url(item["image"]), item["question"])["messages"]
+        if not stream:
+            return client.chat.completions.create(model="medvqa", messages=messages,
+                                                  max_tokens=MAX_NEW_TOKENS).choices[0].message.content
+        chunks = client.chat.completions.create(model="medvqa", messages=messages, max_tokens=MAX_NEW_TOKENS,
+                                                stream=True)
+        return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+    steps, rows = (metric(server, f"medvqa_decode_{name}_total", API_KEY) for name in ("steps", "rows"))
+    jobs = [(a, stream) for a in asked for stream in (False, True)]
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(answer, jobs))
+    for ((item, ask), stream), got in zip(jobs, answers):
+        assert got == ask["answer"], (item, stream)
+    mean_batch = ((metric(server, "medvqa_decode_rows_total", API_KEY) - rows) /
+                  (metric(server, "medvqa_decode_steps_total", API_KEY) - steps))
+    assert mean_batch > 2, mean_batch  # the requests were decoded together
+
+
 def test_stream_ends_with_done(server, trained):
     p = trained["predictions"][0]
     status, headers, body = request(server, "POST", "/v1/chat/completions",
@@ -149,6 +188,48 @@ def error_of(response):
     return status, error
 
 
+def hostile_images(png_path, tmp_path):
+    """Base64 images that lie about their size or are broken: headers declaring 20000x20000 or
+    30000x30000 pixels (PNG, JPEG, BMP), a real PNG of 20000x20000 zeros (400 MB inflated from a few
+    hundred kB), a PNG cut short, a DICOM whose transfer syntax is made up, a DICOM cut short."""
+    import io
+    import struct
+    import zlib
+
+    import pydicom
+    from PIL import Image
+
+    def b64(data):
+        return base64.b64encode(data).decode()
+
+    png = open(png_path, "rb").read()
+    huge_png = png[:16] + struct.pack(">II", 20000, 20000) + png[24:]
+    rows = zlib.compressobj(9)
+    inflated = b"".join(rows.compress(b"\0" * 20001) for _ in range(20000)) + rows.flush()
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", inflated) + chunk(b"IEND", b"")
+    out = {}
+    for fmt in ("JPEG", "BMP"):
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(buffer, fmt)
+        out[fmt] = bytearray(buffer.getvalue())
+    sof = out["JPEG"].index(b"\xff\xc0")
+    out["JPEG"][sof + 5:sof + 9] = struct.pack(">HH", 30000, 30000)
+    out["BMP"][18:26] = struct.pack("<ii", 30000, 30000)
+    dicom = pydicom.dcmread(DICOM)
+    dicom.file_meta.TransferSyntaxUID = "1.2.3.4.5.6.7"
+    dicom.save_as(tmp_path / "bad_syntax.dcm")
+    dicom_bytes = open(DICOM, "rb").read()
+    return {"png_20000": b64(huge_png), "png_zip_bomb": b64(bomb), "jpeg_30000": b64(bytes(out["JPEG"])),
+            "bmp_30000": b64(bytes(out["BMP"])), "png_cut": b64(png[:len(png) // 2]),
+            "dicom_bad_syntax": b64(open(tmp_path / "bad_syntax.dcm", "rb").read()),
+            "dicom_cut": b64(dicom_bytes[:len(dicom_bytes) // 3])}
+
+
 def test_malformed_and_hostile_requests_get_4xx_with_an_error_object(server, trained, tmp_path):
     p = trained["predictions"][0]
     good = chat_body(data_url(p["image"]), p["question"])
@@ -158,6 +239,9 @@ def test_malformed_and_hostile_requests_get_4xx_with_an_error_object(server, tra
     def part(url):
         return chat_body(url, p["question"])
 
+    url = "messages[0].content[1].image_url.url"
+    text_part, image_part = good["messages"][0]["content"]
+    images = hostile_images(p["image"], tmp_path)
     cases = [  # (body, status, param)
         ("{not json", 400, None),
         ("[1, 2]", 400, None),
@@ -180,15 +264,38 @@ def test_malformed_and_hostile_requests_get_4xx_with_an_error_object(server, tra
         (part("data:image/png;base64,@@@@"), 400, "messages[0].content[1].image_url.url"),
         (part("data:text/html;base64,PGI+"), 400, "messages[0].content[1].image_url.url"),
         (part(data_url(not_an_image)), 400, "messages[0].content[1].image_url.url"),
-        (part("data:image/png;base64," + "A" * (40 << 20)), 413, None),
+        (part("data:image/png;base64," + "A" * (100 << 20)), 413, None),
+        ({**good, "max_completion_tokens": 0}, 400, "max_completion_tokens"),
+        ({**good, "temperature": -1}, 400, "temperature"),
+        ({**good, "stream_options": "x"}, 400, "stream_options"),
+        ({**good, "messages": ["hi"]}, 400, "messages[0]"),
+        ({**good, "messages": [{"role": 5, "content": "x"}]}, 400, "messages[0].role"),
+        ({**good, "messages": [{"role": "user", "content": 5}]}, 400, "messages[0].content"),
+        ({**good, "messages": [{"role": "user", "content": [{"type": "audio"}, image_part]}]}, 400,
+         "messages[0].content[0].type"),
+        ({**good, "messages": [{"role": "user", "content": [text_part, {"type": "image_url", "image_url": 5}]}]},
+         400, "messages[0].content[1].image_url"),
+        ({**good, "messages": [{"role": "user", "content": [text_part, image_part, image_part]}]}, 400,
+         "messages[0].content[2]"),
+        ({**good, "messages": [{"role": "user", "content": [image_part]}]}, 400, "messages[0].content"),
+        (chat_body(data_url(p["image"]), " ".join(["word"] * 400)), 400, "messages[0].content"),
+        (part("data:image/png;base64," + images["png_20000"]), 413, url),
+        (part("data:image/png;base64," + images["png_zip_bomb"]), 413, url),
+        (part("data:image/jpeg;base64," + images["jpeg_30000"]), 413, url),
+        (part("data:image/bmp;base64," + images["bmp_30000"]), 413, url),
+        (part("data:image/png;base64," + images["png_cut"]), 400, url),
+        (part("data:application/dicom;base64," + images["dicom_bad_syntax"]), 400, url),
+        (part("data:application/dicom;base64," + images["dicom_cut"]), 400, url),
     ]
+    assert len(cases) >= 30
     for body, status, param in cases:
         got, error = error_of(request(server, "POST", "/v1/chat/completions", body))
         shown = str(body)[:120]
         assert got == status, (shown, error)
         assert error["param"] == param, (shown, error)
-        if param:
-            assert param in error["message"], (shown, error)
+        if param:  # named whole, or as its object and key ('messages[0]: key "role": ...')
+            parent, _, key = param.rpartition(".")
+            assert param in error["message"] or f'{parent}: key "{key}"' in error["message"], (shown, error)
     assert error_of(request(server, "GET", "/v1/nowhere"))[0] == 404
     assert error_of(request(server, "GET", "/v1/chat/completions"))[0] == 404
     # The server still answers.
@@ -253,15 +360,13 @@ def test_binds_loopback_and_sigterm_finishes_the_running_stream(trained, medvqa_
     assert f"listening on http://127.0.0.1:{port}" in err and "SIGTERM" in err, err
 
 
-def metric(port, name):
-    text = request(port, "GET", "/metrics", key=None)[2].decode()
+def metric(port, name, key=None):
+    text = request(port, "GET", "/metrics", key=key)[2].decode()
     return float(next(l.split()[1] for l in text.splitlines() if l.startswith(name + " ")))
 
 
 def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin):
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port)
-    try:
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
         p = trained["predictions"][0]
         body = chat_body(data_url(p["image"]), p["question"], stream=True, max_tokens=1024)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
@@ -278,16 +383,76 @@ def test_a_client_that_disconnects_mid_stream_frees_its_slot(trained, medvqa_bin
         assert metric(port, "medvqa_completion_tokens_total") < 1024
         assert request(port, "POST", "/v1/chat/completions", chat_body(data_url(p["image"]), p["question"]),
                        key=None)[0] == 200
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
+
+
+def test_a_client_that_leaves_before_a_whole_answer_frees_its_slot(trained, medvqa_bin):
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
+        p = trained["predictions"][0]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        conn.request("POST", "/v1/chat/completions", json.dumps(chat_body(data_url(p["image"]), p["question"],
+                                                                          max_tokens=1024)),
+                     {"Content-Type": "application/json"})
+        deadline = time.monotonic() + REQUEST_TIMEOUT
+        while metric(port, "medvqa_running_requests") == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        while metric(port, "medvqa_running_requests") > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert metric(port, "medvqa_running_requests") == 0
+        assert metric(port, "medvqa_completion_tokens_total") < 1024
+
+
+SLOW_CLIENTS = 10
+READ_TIMEOUT = 5  # the server's, http_server.cpp
+
+
+def test_slow_loris_clients_get_a_400_and_do_not_hold_the_server(server, trained):
+    """Clients that send half their headers and stall: the server answers others meanwhile, and each
+    stalled one gets a 400 once it has sent nothing for the read timeout."""
+    p = trained["predictions"][0]
+    slow = []
+    for _ in range(SLOW_CLIENTS):
+        sock = socket.create_connection(("127.0.0.1", server), timeout=READ_TIMEOUT * 4)
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+        slow.append(sock)
+    started = time.monotonic()
+    status, _, body = request(server, "POST", "/v1/chat/completions", chat_body(data_url(p["image"]), p["question"]))
+    assert status == 200 and json.loads(body)["choices"][0]["message"]["content"] == p["prediction"]
+    for sock in slow:
+        reply = sock.recv(4096)
+        sock.close()
+        assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert time.monotonic() - started < READ_TIMEOUT * 3
+
+
+def test_sigterm_under_load_loses_no_answer(trained, medvqa_bin, asked):
+    """SIGTERM while eight requests run or wait: each is answered in full (ask's answer), then the
+    server exits 0."""
+    from concurrent.futures import ThreadPoolExecutor
+    with serving(medvqa_bin, trained["s2"]) as (port, proc):
+        def answer(item):
+            body = chat_body(data_url(item["image"]), item["question"])
+            return request(port, "POST", "/v1/chat/completions", body, key=None)
+
+        items = asked[:8]
+        with ThreadPoolExecutor(len(items)) as pool:
+            futures = [pool.submit(answer, item) for item, _ in items]
+            deadline = time.monotonic() + REQUEST_TIMEOUT
+            # Every request running, waiting or answered: none can be refused as arriving too late.
+            while (metric(port, "medvqa_running_requests") + metric(port, "medvqa_queue_length") +
+                   sum(f.done() for f in futures) < len(items) and time.monotonic() < deadline):
+                time.sleep(0.005)
+            proc.send_signal(signal.SIGTERM)
+            responses = [f.result() for f in futures]
+        for (item, ask), (status, _, body) in zip(items, responses):
+            assert status == 200, body
+            assert json.loads(body)["choices"][0]["message"]["content"] == ask["answer"], item
 
 
 def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
     from concurrent.futures import ThreadPoolExecutor
-    port = free_port()
-    proc = start_server(medvqa_bin, trained["s2"], port, "--max-queue", 2)
-    try:
+    with serving(medvqa_bin, trained["s2"], "--max-queue", 2, "--max-batch", 1) as (port, proc):
         p = trained["predictions"][0]
         body = chat_body(data_url(p["image"]), p["question"], max_tokens=64)
         # One request runs and two wait; the others arrive while every slot is taken.
@@ -301,9 +466,6 @@ def test_a_full_queue_is_a_429_with_retry_after(trained, medvqa_bin):
                 assert response[1]["Retry-After"] == "1"
                 assert error_of(response)[1]["type"] == "rate_limit_error"
         assert request(port, "POST", "/v1/chat/completions", body, key=None)[0] == 200
-    finally:
-        code, err = stop_server(proc)
-    assert code == 0, err
 
 
 def test_the_page_streams_an_answer_in_headless_chromium(trained, medvqa_bin, tmp_path):

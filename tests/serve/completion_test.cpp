@@ -17,7 +17,7 @@ TEST(Completion, HandsOverTextThenTheEnd) {
   });
   std::string text;
   std::optional<CompletionEnd> end;
-  while (!(end = c.wait(text))) {
+  while (!(end = c.wait(text, std::chrono::milliseconds(100)))) {
   }
   worker.join();
   EXPECT_EQ(text, "CT");

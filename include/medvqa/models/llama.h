@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -46,21 +47,43 @@ at::Tensor rope_inv_freq(const LlamaOptions& options);
 // A query always sees itself, so a padding query is never fully masked (SDPA would give NaN).
 at::Tensor causal_padding_mask(const at::Tensor& key_valid, int64_t past);
 
-// Keys and values of every layer for generation, preallocated [B, kv_heads, capacity, head_dim].
+// Keys and values of every layer for generation, preallocated [rows, kv_heads, capacity, head_dim],
+// with a length per row. A padded batch (generate) writes its rows together: they stay at one
+// length and attend as one batch. With rows_alone (continuous batching, decode_batch.h) rows are
+// prefilled and freed one by one, so their lengths differ: a decode step writes each row at its own
+// length, and each row attends to its own keys, as it would alone. rows(first, count) is a view on
+// some rows that shares the storage and the lengths.
 class KVCache {
  public:
-  KVCache(const LlamaOptions& options, int64_t batch, int64_t capacity, const at::TensorOptions& tensor_options);
-  int64_t length() const { return length_; }
-  int64_t capacity() const { return capacity_; }
-  // Writes k, v [B, H_kv, T, D] at slots length..length+T-1 of `layer`; returns all keys and
-  // values so far [B, H_kv, length + T, D]. advance(T) commits the slots once every layer wrote.
+  KVCache(const LlamaOptions& options, int64_t batch, int64_t capacity, const at::TensorOptions& tensor_options,
+          bool rows_alone = false);
+  int64_t batch() const { return count_; }
+  bool rows_alone() const { return storage_->rows_alone; }
+  int64_t capacity() const { return storage_->capacity; }
+  int64_t length(int64_t row) const;
+  // The rows' common length; fails when they differ.
+  int64_t length() const;
+  KVCache rows(int64_t first, int64_t count) const;
+  // Writes k, v [batch(), H_kv, T, D] at slots length..length+T-1 of `layer` (rows at one length);
+  // returns all keys and values so far [batch(), H_kv, length + T, D]. advance(T) commits the
+  // slots of every row once every layer wrote.
   std::pair<at::Tensor, at::Tensor> write(int64_t layer, const at::Tensor& k, const at::Tensor& v);
-  void advance(int64_t t) { length_ += t; }
+  void advance(int64_t t);
+  // Row `to` takes row `from`'s keys, values and length (freeing `from` for a new sequence).
+  void move_row(int64_t from, int64_t to);
+  // Empties a row (length 0) for a new sequence.
+  void clear_row(int64_t row);
 
  private:
-  std::vector<at::Tensor> keys_, values_;
-  int64_t capacity_ = 0;
-  int64_t length_ = 0;
+  struct Storage {
+    std::vector<at::Tensor> keys, values;
+    std::vector<int64_t> lengths;
+    int64_t capacity = 0;
+    bool rows_alone = false;
+  };
+  KVCache(std::shared_ptr<Storage> storage, int64_t first, int64_t count);
+  std::shared_ptr<Storage> storage_;
+  int64_t first_ = 0, count_ = 0;
 };
 
 struct LlamaInput {
@@ -96,6 +119,10 @@ class LlamaAttentionImpl : public torch::nn::Module {
   LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};  // LoRA-capable, keys unchanged
 
  private:
+  // Rotated q [B, H, T, D] and k, v [B, H_kv, T, D] (appended to the cache's rows, all at one
+  // length) -> attention output [B, T, H * D] before o_proj.
+  at::Tensor attend(const at::Tensor& q, at::Tensor k, at::Tensor v, const at::Tensor& mask, KVCache* cache,
+                    int64_t layer);
   int64_t heads_, kv_heads_, head_dim_;
 };
 TORCH_MODULE(LlamaAttention);

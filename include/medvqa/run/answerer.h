@@ -11,6 +11,7 @@
 #include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
 #include "medvqa/data/prompt.h"
+#include "medvqa/models/decode_batch.h"
 #include "medvqa/models/generation.h"
 #include "medvqa/models/registry.h"
 #include "medvqa/text/tokenizer.h"
@@ -24,10 +25,9 @@ class Answerer {
   explicit Answerer(const Config& config);
 
   // The generation prompt of one question exactly as training built it (chat template, image
-  // placeholders, data.question_form with the options given and data.max_seq_len); `source` names
-  // it in errors.
-  std::vector<int64_t> prompt_ids(const std::string& question, const std::vector<std::string>& options,
-                                  const std::string& source) const;
+  // placeholders, data.question_form with the options given and data.max_seq_len; `truncated` says
+  // whether the question was cut to fit); `source` names it in errors. Thread-safe.
+  Sample prompt(const std::string& question, const std::vector<std::string>& options, const std::string& source) const;
   // The projected features [B, N, hidden] of pixels [B, 3, H, W] on the model's device; blind
   // zeroes them (the blind baseline).
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
@@ -37,9 +37,15 @@ class Answerer {
   GenerationResult generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
                             int64_t max_new_tokens, const TokenCallback& on_token = {},
                             const SamplingOptions& sampling = {});
+  // A prompt's inputs_embeds [1, T, hidden] with one image's features [1, N, hidden] spliced in.
+  at::Tensor prompt_embeds(const std::vector<int64_t>& prompt, const at::Tensor& features);
+  // A continuous batch over the model's decoder: max_batch sequences of up to `capacity` tokens.
+  DecodeBatch decode_batch(int64_t max_batch, int64_t capacity);
   // The answer's text: trailing stop ids dropped, invalid UTF-8 replaced by U+FFFD.
   std::string text(std::vector<int64_t> ids) const;
   bool is_stop(int64_t id) const;
+  // The ids that end an answer: the model's eos ids and the tokenizer's stop ids.
+  const std::vector<int64_t>& stop_ids() const { return stop_ids_; }
 
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const PromptOptions& prompt_options() const { return prompt_; }

@@ -33,6 +33,7 @@ struct ChatRequest {
   double top_p = 1;
   uint64_t seed = 0;
   std::vector<std::string> stop;  // up to four strings that end the answer (not included)
+  bool ignore_eos = false;  // vLLM's and llama.cpp's extension: max_tokens tokens whatever the stop ids
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
 };

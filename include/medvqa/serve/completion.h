@@ -4,6 +4,7 @@
 // HTTP or the model.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -27,9 +28,9 @@ class Completion {
   void finish(CompletionEnd end);
   bool cancelled() const;
 
-  // The connection's side: waits until there is new text (appended to `text`) or the end; returns
-  // the end once every piece has been taken.
-  std::optional<CompletionEnd> wait(std::string& text);
+  // The connection's side: waits at most `timeout` for new text (appended to `text`) or the end;
+  // returns the end once every piece has been taken.
+  std::optional<CompletionEnd> wait(std::string& text, std::chrono::milliseconds timeout);
   void cancel();
 
  private:

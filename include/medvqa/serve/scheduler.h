@@ -1,7 +1,9 @@
-// The model's one owner: a worker thread that takes chat requests from a bounded queue and answers
-// them one at a time with the Answerer, with exactly the prompt `ask` builds, so greedy answers
-// are `ask`'s. Requests wait in arrival order; a full queue refuses new ones. Continuous batching
-// (requests joining the decode batch at step boundaries) is to come. Not here: HTTP, parsing.
+// The model's one owner: a worker thread that answers chat requests by continuous batching. Requests
+// wait in a bounded queue in arrival order (a full queue refuses new ones); between two decode steps
+// at most one joins the running batch (its vision tower and prefill, so the others stall for one
+// prefill at most), and finished or abandoned ones leave it. Each is answered with exactly the
+// prompt `ask` builds, and on the CPU its logits do not depend on the batch (decode_batch.h), so
+// greedy answers are `ask`'s. Not here: HTTP, parsing.
 #pragma once
 
 #include <cstdint>
@@ -12,28 +14,27 @@
 #include "medvqa/config/config.h"
 #include "medvqa/serve/completion.h"
 #include "medvqa/serve/metrics.h"
+#include "medvqa/serve/job.h"
 #include "medvqa/vision/transform.h"
 
 namespace medvqa::serve {
 
-// One request's work, its image already preprocessed.
-struct Job {
-  std::string question;
-  vision::Pixels pixels;
-  int64_t max_tokens = 64;
-  double temperature = 0;  // 0 = greedy
-  double top_p = 1;
-  uint64_t seed = 0;
-  std::vector<std::string> stop;
+struct SchedulerOptions {
+  int64_t max_batch = 8;   // sequences decoded together
+  size_t max_queue = 64;   // requests waiting to join
+  int64_t max_tokens = 1024;  // the longest answer a request may ask for (sizes the KV cache)
 };
 
 class Scheduler {
  public:
   // Loads the model of `config` and starts the worker.
-  Scheduler(const Config& config, size_t max_queue, ServeMetrics& metrics);
+  Scheduler(const Config& config, const SchedulerOptions& options, ServeMetrics& metrics);
   // Finishes what is queued and running, then stops the worker.
   ~Scheduler();
 
+  // `ask`'s prompt ids for a question; an ApiError (400, naming `param`) when it does not fit
+  // data.max_seq_len. Thread-safe.
+  std::vector<int64_t> prompt(const std::string& question, const std::string& param) const;
   // The request's completion, or nullptr when the queue is full or the scheduler is draining.
   std::shared_ptr<Completion> submit(Job job);
   size_t queued() const;
