@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds medvqa into build/ (Ninja, ccache, Release). Extra args go to cmake.
+# MEDVQA_PYTHON picks the Python whose torch is linked (default .venv), MEDVQA_DEPS_PREFIX the C++
+# libraries of scripts/deps/build.sh instead of Debian's packages.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
@@ -9,8 +11,12 @@ export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file
 export CCACHE_BASEDIR="$root"
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 stage_begin "configure"
+ensure_build_tools
 build_dir=${MEDVQA_BUILD_DIR:-$root/build}
-cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDVQA_TESTS=ON "$@" >"$build_dir.cmake.log" 2>&1 || { cat "$build_dir.cmake.log"; exit 1; }
+choices=()
+[ -n "${MEDVQA_PYTHON:-}" ] && choices+=(-DMEDVQA_PYTHON="$MEDVQA_PYTHON")
+[ -n "${MEDVQA_DEPS_PREFIX:-}" ] && choices+=(-DMEDVQA_DEPS_PREFIX="$MEDVQA_DEPS_PREFIX")
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMEDVQA_TESTS=ON "${choices[@]}" "$@" >"$build_dir.cmake.log" 2>&1 || { cat "$build_dir.cmake.log"; exit 1; }
 stage_end
 stage_begin "build"
 jobs=${MEDVQA_JOBS:-$(nproc)}
