@@ -6,6 +6,8 @@ stage_begin() { _stage_name=$1; _stage_t0=$(date +%s); echo "== $1"; }
 stage_end() { echo "== $_stage_name: $(( $(date +%s) - _stage_t0 )) s"; }
 # The pinned C++ dependency archives (scripts/deps/sources.txt), one "name archive sha256 url" a line.
 deps_manifest() { grep -v '^#' "$(dirname "${BASH_SOURCE[0]}")/deps/sources.txt" | grep -v '^[[:space:]]*$'; }
+# The archive file of one manifest entry by name.
+deps_archive() { deps_manifest | awk -v n="$1" '$1==n{print $2}'; }
 # Checks every archive of the manifest in folder $1; names each missing or altered one.
 deps_verify() {
   local bad=0 name archive sha url

@@ -21,8 +21,7 @@ rm -rf "$prefix"; mkdir -p "$prefix"
 work=$(mktemp -d "${TMPDIR:-/tmp}/medvqa-deps.XXXXXX"); trap 'rm -rf "$work"' EXIT
 
 unpack() {  # unpack NAME -> prints the source folder
-  local archive; archive=$(deps_manifest | awk -v n="$1" '$1==n{print $2}')
-  mkdir -p "$work/$1" && tar -xf "$sources/$archive" -C "$work/$1" --strip-components=1 && echo "$work/$1"
+  mkdir -p "$work/$1" && tar -xf "$sources/$(deps_archive "$1")" -C "$work/$1" --strip-components=1 && echo "$work/$1"
 }
 cmake_install() {  # cmake_install NAME [cmake args...]; a function NAME_patches, if defined, patches the source first
   local name=$1; shift
@@ -70,7 +69,7 @@ cmake_install pcre2 -DPCRE2_BUILD_PCRE2_8=ON -DPCRE2_BUILD_PCRE2_16=OFF -DPCRE2_
 cmake_install utf8proc -DUTF8PROC_ENABLE_TESTING=OFF
 # sentencepiece with Debian's patches (the API medvqa is written against: std::string_view), but the
 # one that drops the static library; it compiles its bundled protobuf-lite into the library.
-tar -xf "$sources/$(deps_manifest | awk '$1=="sentencepiece-debian"{print $2}')" -C "$work"
+tar -xf "$sources/$(deps_archive sentencepiece-debian)" -C "$work"
 sentencepiece_patches() {
   local p; for p in $(grep -v -e '^#' -e disable-static-library "$work/debian/patches/series"); do
     patch -d "$1" -p1 -s < "$work/debian/patches/$p" || return 1
@@ -88,7 +87,7 @@ cmake_install cpp-httplib -DHTTPLIB_COMPILE=OFF -DHTTPLIB_USE_OPENSSL_IF_AVAILAB
   -DHTTPLIB_USE_ZLIB_IF_AVAILABLE=OFF -DHTTPLIB_USE_BROTLI_IF_AVAILABLE=OFF
 # gloo: the headers c10d's ProcessGroupGloo.hpp includes (declarations only, never linked).
 stage_begin "deps: gloo headers"
-mkdir -p "$work/gloo" && (cd "$work/gloo" && ar x "$sources/$(deps_manifest | awk '$1=="gloo"{print $2}')" \
+mkdir -p "$work/gloo" && (cd "$work/gloo" && ar x "$sources/$(deps_archive gloo)" \
   && tar -xf data.tar.* ./usr/include/gloo && cp -r usr/include/gloo "$prefix/include/")
 stage_end
 # What medvqa never uses: the libraries' tools and manuals, OpenCV's cascade data, GDCM's XML IOD

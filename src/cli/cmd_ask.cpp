@@ -10,9 +10,10 @@
 
 #include "medvqa/cli/commands.h"
 #include "medvqa/config/model_dir.h"
-#include "medvqa/data/dataset_reader.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
+#include "medvqa/data/dataset_reader.h"
 #include "medvqa/io/json_reader.h"
 #include "medvqa/run/answerer.h"
 #include "medvqa/text/stream_decoder.h"
@@ -23,7 +24,6 @@ namespace medvqa::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
 struct AskArgs {
@@ -40,7 +40,6 @@ struct AskArgs {
   std::string dtype;
 };
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The model directory's config with the command line's run-time settings on top.
 Config model_config(const AskArgs& a) {

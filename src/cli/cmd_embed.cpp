@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "medvqa/cli/commands.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
@@ -68,7 +69,7 @@ void time_forward(Vit& vit, const at::Tensor& pixels, const EmbedArgs& args, con
     const auto start = std::chrono::steady_clock::now();
     vit->forward(pixels);
     synchronize(device);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = seconds_since(start);
     if (i > 0) best = std::min(best, seconds);
   }
   std::printf("{\"batch\": %lld, \"dtype\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"repeat\": %d, "
@@ -90,7 +91,7 @@ void run_embed(const EmbedArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   VitOutput out = vit->forward(pixels, true);
   synchronize(device);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   log_info("vit: embedded ", pixels.size(0), " image(s) ", pixels.size(2), "x", pixels.size(3), " in ", seconds,
            " s (", pixels.size(0) / seconds, " images/s)");
   // One image keeps the documented unbatched shapes.

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "medvqa/cli/commands.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/io/safetensors.h"
@@ -127,7 +128,7 @@ void run_generate(const GenerateArgs& a) {
   auto start = std::chrono::steady_clock::now();
   LoadedLlama loaded = load_llama(a.model, device, dtype);
   if (!a.adapter.empty()) attach_peft_adapter(*loaded.model, a.adapter);
-  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double load_seconds = seconds_since(start);
   const int64_t vocab = loaded.model->options().vocab_size;
   for (size_t b = 0; b < prompts.size(); ++b)
     for (size_t i = 0; i < prompts[b].size(); ++i)

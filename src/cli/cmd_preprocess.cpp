@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "medvqa/cli/commands.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/log.h"
 #include "medvqa/io/safetensors.h"
 #include "medvqa/vision/preprocess_files.h"
@@ -29,7 +30,7 @@ void run_preprocess(const PreprocessArgs& args) {
   if (!args.window.empty()) options.decode.window = vision::parse_window(args.window);
   const auto start = std::chrono::steady_clock::now();
   std::vector<vision::Pixels> pixels = vision::preprocess_files(args.images, options, args.threads);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   log_info("image: preprocessed ", pixels.size(), " image(s) in ", seconds, " s (", pixels.size() / seconds,
            " images/s)");
   std::vector<at::Tensor> tensors;

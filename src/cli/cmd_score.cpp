@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medvqa/cli/commands.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/eval/metrics.h"
@@ -79,7 +80,7 @@ void add_score(CLI::App& app) {
     scores.reserve(items.size());
     for (const Prediction& p : items) scores.push_back(score_item(p));
     ordered_json metrics = compute_metrics(scores);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds = seconds_since(t0);
     log_debug("score: ", scores.size(), " items in ", seconds, " s");
     if (!per_item->empty()) write_per_item(*per_item, scores);
     if (*as_json) {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "medvqa/cli/commands.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
 #include "medvqa/text/tokenizer.h"
@@ -87,7 +88,7 @@ void run_tokenize(const TokenizeArgs& args) {
       n_bytes += line.size();
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = seconds_since(t0);
   std::cout << out << std::flush;
   log_info("tokenize: ", n_lines, " lines, ", n_tokens, " tokens, ", n_bytes, " bytes in ", seconds * 1e3, " ms (",
            seconds > 0 ? static_cast<double>(n_tokens) / seconds : 0.0, " tokens/s)");

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/core/log.h"
 
 namespace medvqa {
@@ -62,7 +63,7 @@ Progress::~Progress() {
 }
 
 double Progress::elapsed() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return seconds_since(start_);
 }
 
 void Progress::advance(size_t units, std::string note) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/core/error.h"
 
 namespace medvqa {
@@ -16,7 +17,6 @@ namespace {
 // torch DDP's first bucket: small, so that the first collective starts early in backward.
 constexpr double kFirstBucketMb = 1;
 
-using Clock = std::chrono::steady_clock;
 
 at::Tensor flatten(const std::vector<at::Tensor>& tensors) {
   std::vector<at::Tensor> flat;
@@ -127,7 +127,7 @@ void GradBuckets::finish() {
     start_ready_buckets();
   }
   pg_.wait_started();
-  exposed_comm_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  exposed_comm_seconds_ += seconds_since(t0);
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i];
     at::Tensor sum = buckets_[slot_[i].first].flat.narrow(0, slot_[i].second, p.numel()).view_as(p);

@@ -148,12 +148,18 @@ void JsonObject::wrong(const std::string& key, const char* expected, const JsonV
   fail(key, std::string("expected ") + expected + ", found " + describe(found));
 }
 
-std::optional<std::string> JsonObject::string(const std::string& key, Presence presence) const {
+template <typename T>
+std::optional<T> JsonObject::typed(const std::string& key, Presence presence, const char* expected,
+                                   bool (*accepts)(const JsonValue&)) const {
   const JsonValue* v = lookup(key, presence);
   if (!v) return std::nullopt;
-  if (v->is_string()) return v->get<std::string>();
-  wrong(key, "a string", *v);
+  if (accepts(*v)) return v->get<T>();
+  wrong(key, expected, *v);
   return std::nullopt;
+}
+
+std::optional<std::string> JsonObject::string(const std::string& key, Presence presence) const {
+  return typed<std::string>(key, presence, "a string", [](const JsonValue& v) { return v.is_string(); });
 }
 
 std::optional<std::string> JsonObject::id(const std::string& key, Presence presence) const {
@@ -166,43 +172,27 @@ std::optional<std::string> JsonObject::id(const std::string& key, Presence prese
 }
 
 std::optional<int64_t> JsonObject::positive_int(const std::string& key, Presence presence) const {
-  const JsonValue* v = lookup(key, presence);
-  if (!v) return std::nullopt;
-  if (v->is_number_integer() && v->get<int64_t>() > 0) return v->get<int64_t>();
-  wrong(key, "a positive integer", *v);
-  return std::nullopt;
+  return typed<int64_t>(key, presence, "a positive integer",
+                        [](const JsonValue& v) { return v.is_number_integer() && v.get<int64_t>() > 0; });
 }
 
 std::optional<double> JsonObject::positive_number(const std::string& key, Presence presence) const {
-  const JsonValue* v = lookup(key, presence);
-  if (!v) return std::nullopt;
-  if (v->is_number() && v->get<double>() > 0) return v->get<double>();
-  wrong(key, "a positive number", *v);
-  return std::nullopt;
+  return typed<double>(key, presence, "a positive number",
+                       [](const JsonValue& v) { return v.is_number() && v.get<double>() > 0; });
 }
 
 std::optional<int64_t> JsonObject::count(const std::string& key, Presence presence) const {
-  const JsonValue* v = lookup(key, presence);
-  if (!v) return std::nullopt;
-  if (v->is_number_integer() && v->get<int64_t>() >= 0) return v->get<int64_t>();
-  wrong(key, "an integer >= 0", *v);
-  return std::nullopt;
+  return typed<int64_t>(key, presence, "an integer >= 0",
+                        [](const JsonValue& v) { return v.is_number_integer() && v.get<int64_t>() >= 0; });
 }
 
 std::optional<double> JsonObject::non_negative_number(const std::string& key, Presence presence) const {
-  const JsonValue* v = lookup(key, presence);
-  if (!v) return std::nullopt;
-  if (v->is_number() && v->get<double>() >= 0) return v->get<double>();
-  wrong(key, "a number >= 0", *v);
-  return std::nullopt;
+  return typed<double>(key, presence, "a number >= 0",
+                       [](const JsonValue& v) { return v.is_number() && v.get<double>() >= 0; });
 }
 
 std::optional<bool> JsonObject::boolean(const std::string& key, Presence presence) const {
-  const JsonValue* v = lookup(key, presence);
-  if (!v) return std::nullopt;
-  if (v->is_boolean()) return v->get<bool>();
-  wrong(key, "true or false", *v);
-  return std::nullopt;
+  return typed<bool>(key, presence, "true or false", [](const JsonValue& v) { return v.is_boolean(); });
 }
 
 std::optional<std::vector<std::string>> JsonObject::strings(const std::string& key, Presence presence) const {

@@ -7,15 +7,13 @@
 #include <cmath>
 #include <limits>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/core/error.h"
 
 namespace medvqa {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // torch.argmax's choice, the first index of each row's maximum (NaN counting as the maximum). On
 // the CPU it is found from the row maxima that at::amax computes vectorised and in parallel, where

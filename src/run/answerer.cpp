@@ -32,12 +32,10 @@ at::Tensor Answerer::image_features(const at::Tensor& pixels, bool blind) {
 }
 
 GenerationResult Answerer::generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
-                                    int64_t max_new_tokens, const TokenCallback& on_token,
-                                    const SamplingOptions& sampling) {
+                                    int64_t max_new_tokens, const TokenCallback& on_token) {
   torch::NoGradGuard no_grad;
   GenerationOptions options;
   options.max_new_tokens = max_new_tokens;
-  options.sampling = sampling;
   options.eos_ids = stop_ids_;
   options.pad_id = config_.model.pad_token_id;
   VqaModel& model = built_.model;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <thread>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/core/log.h"
 #include "medvqa/data/batch.h"
 #include "medvqa/data/dataset.h"
@@ -65,7 +66,7 @@ struct Scheduler::Impl {
       auto added = batch.add(answerer.prompt_embeds(queued.job.prompt, features));
       id = added.first;
       over = sequence.take(added.second);
-      metrics.count_prefill(std::chrono::duration<double>(Clock::now() - start).count());
+      metrics.count_prefill(seconds_since(start));
     } catch (const std::exception& e) {
       if (id >= 0) batch.remove(id);
       const bool client = dynamic_cast<const Error*>(&e) != nullptr;
@@ -90,7 +91,7 @@ struct Scheduler::Impl {
     const auto start = Clock::now();
     try {
       logits = batch.step(tokens);
-      metrics.count_step(static_cast<int64_t>(ids.size()), std::chrono::duration<double>(Clock::now() - start).count());
+      metrics.count_step(static_cast<int64_t>(ids.size()), seconds_since(start));
     } catch (const std::exception& e) {
       log_error("serve: a decode step failed: ", e.what());
       for (auto& [id, sequence] : sequences) {

@@ -4,14 +4,10 @@
 
 #include <algorithm>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/text/utf8.h"
 
 namespace medvqa::serve {
-namespace {
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-}  // namespace
 
 Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const Tokenizer& tokenizer,
                    std::vector<int64_t> stop_ids)
@@ -26,7 +22,6 @@ Sequence::Sequence(const Job& job, std::shared_ptr<Completion> completion, const
   sampling_.greedy = job.temperature == 0;
   sampling_.temperature = job.temperature;
   sampling_.top_p = job.top_p;
-  sampling_.seed = job.seed;
   end_.finish_reason = "length";
   end_.usage.prompt_tokens = static_cast<int64_t>(job.prompt.size());
 }

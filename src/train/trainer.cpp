@@ -11,6 +11,7 @@
 #include "medvqa/config/loader.h"
 #include "medvqa/config/run_dir.h"
 #include "medvqa/core/autocast.h"
+#include "medvqa/core/clock.h"
 #include "medvqa/core/device.h"
 #include "medvqa/core/error.h"
 #include "medvqa/core/log.h"
@@ -396,7 +397,7 @@ TrainSummary Trainer::run() {
       read_window();
       summary.last_loss = m.loss;
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m.t_start).count();
+    const double elapsed = seconds_since(m.t_start);
     const double lr = m.optimizer->param_groups().back().options().get_lr();
     if (m.rank0() && log_step) m.log_metrics(lr, elapsed);
     if (progress) {

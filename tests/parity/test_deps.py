@@ -27,7 +27,7 @@ def test_manifest_lines_are_name_archive_sha256_url():
 def test_every_archive_is_built_and_nothing_else():
     script = (ROOT / "scripts" / "deps" / "build.sh").read_text()
     used = set(re.findall(r"^cmake_install ([\w-]+)", script, re.M)) | set(re.findall(r'unpack ([\w-]+)\)', script))
-    used |= set(re.findall(r'\$1=="([\w-]+)"', script))
+    used |= set(re.findall(r'deps_archive ([\w-]+)\)', script))
     assert used == set(manifest()), f"built but not pinned: {used - set(manifest())}; pinned, not built: {set(manifest()) - used}"
 
 

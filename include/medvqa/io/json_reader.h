@@ -70,6 +70,10 @@ class JsonObject {
   // The key's value, or nullptr when absent or null (a missing required key is reported).
   const JsonValue* lookup(const std::string& key, Presence presence) const;
   void wrong(const std::string& key, const char* expected, const JsonValue& found) const;
+  // The key's value as T when `accepts` it; else reported as not being `expected`.
+  template <typename T>
+  std::optional<T> typed(const std::string& key, Presence presence, const char* expected,
+                         bool (*accepts)(const JsonValue&)) const;
 
   const JsonValue* value_;
   std::string where_;

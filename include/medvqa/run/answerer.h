@@ -31,12 +31,10 @@ class Answerer {
   // The projected features [B, N, hidden] of pixels [B, 3, H, W] on the model's device; blind
   // zeroes them (the blind baseline).
   at::Tensor image_features(const at::Tensor& pixels, bool blind = false);
-  // Answers of at most max_new_tokens to prompts [B] (left padded) with image features
-  // [B, N, hidden] spliced in at prefill, greedy unless `sampling` says otherwise. on_token sees
-  // every id as it is chosen.
+  // Greedy answers of at most max_new_tokens to prompts [B] (left padded) with image features
+  // [B, N, hidden] spliced in at prefill. on_token sees every id as it is chosen.
   GenerationResult generate(const std::vector<std::vector<int64_t>>& prompts, const at::Tensor& features,
-                            int64_t max_new_tokens, const TokenCallback& on_token = {},
-                            const SamplingOptions& sampling = {});
+                            int64_t max_new_tokens, const TokenCallback& on_token = {});
   // A prompt's inputs_embeds [1, T, hidden] with one image's features [1, N, hidden] spliced in.
   at::Tensor prompt_embeds(const std::vector<int64_t>& prompt, const at::Tensor& features);
   // A continuous batch over the model's decoder: max_batch sequences of up to `capacity` tokens.

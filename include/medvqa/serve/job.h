@@ -2,16 +2,14 @@
 // generation settings. No torch header: the HTTP side builds it.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "medvqa/core/clock.h"
 #include "medvqa/vision/transform.h"
 
 namespace medvqa::serve {
-
-using Clock = std::chrono::steady_clock;
 
 // `ask`'s prompt ids, the image as the model wants it, and the request's settings.
 struct Job {
